@@ -1,0 +1,43 @@
+"""Evaluation: draw N samples per replica from the trained method and apply every configured metric."""
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+
+from datasets.base import DataBundle
+from engine.errors import require
+
+
+class Evaluator:
+    """Built from the ``metrics`` config: ``n_samples``, ``key_metric`` and any number of metric nodes
+    (mappings with a ``_target_``), each a callable ``metric(fake (N, ...), data) -> dict``."""
+
+    def __init__(self, cfg: DictConfig):
+        self.n_samples = int(cfg.n_samples)
+        require(self.n_samples >= 1, f"metrics.n_samples must be >= 1, got {self.n_samples}")
+        self.key_metric = cfg.get("key_metric")
+        self.metrics = {name: instantiate(node) for name, node in cfg.items()
+                        if isinstance(node, DictConfig) and "_target_" in node}
+
+    def __call__(self, method, data: DataBundle, generator: torch.Generator) -> tuple[list[dict[str, Any]], torch.Tensor, float]:
+        """Per-replica metric dicts, the generated samples (S, N, ...) and the seconds it took."""
+        start = time.perf_counter()
+        fake = method.generate(self.n_samples, generator=generator)
+        results = []
+        for replica_samples in fake:
+            metrics: dict[str, Any] = {}
+            for metric in self.metrics.values():
+                metrics.update(metric(replica_samples, data))
+            results.append(metrics)
+        return results, fake, time.perf_counter() - start
+
+    def key_value(self, results: list[dict[str, Any]]) -> float | None:
+        """Mean of the key metric over replicas (for the progress bar), if configured."""
+        values = [r.get(self.key_metric) for r in results if isinstance(r.get(self.key_metric), (int, float))]
+        finite = [v for v in values if math.isfinite(v)]
+        return sum(finite) / len(finite) if finite else None

@@ -1,0 +1,93 @@
+"""results.json: one file per run directory holding one record per replica (see DESIGN.md)."""
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from engine.files import read_json, write_json
+
+RESULTS_FILE = "results.json"
+
+# Settings that do not change a run's numbers: excluded from the config hash, so changing them neither
+# re-runs finished work nor invalidates a checkpoint.
+NON_RESULT_KEYS = (
+    "logger", "plots", "trainer.device", "trainer.progress", "trainer.threads", "trainer.eval_every",
+    "trainer.ckpt_every", "trainer.check_every",
+)
+# ...and additionally the seeds: runs that differ only in these are the same setting (one "variant").
+SEED_KEYS = ("seed", "trainer.replicas")
+
+
+def _drop(cfg: dict, dotted: str) -> None:
+    *parents, leaf = dotted.split(".")
+    node = cfg
+    for key in parents:
+        node = node.get(key) if isinstance(node, dict) else None
+        if node is None:
+            return
+    if isinstance(node, dict):
+        node.pop(leaf, None)
+
+
+def _digest(cfg: dict, drop: tuple[str, ...]) -> str:
+    cfg = json.loads(json.dumps(cfg, default=str))
+    for key in drop:
+        _drop(cfg, key)
+    return hashlib.sha256(json.dumps(cfg, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def config_hash(cfg: dict) -> str:
+    """Identity of a run: the resolved config without settings that do not affect its results."""
+    return _digest(cfg, NON_RESULT_KEYS)
+
+
+def variant_hash(cfg: dict) -> str:
+    """Identity of a setting across seeds: the config hash without the seed and replica count."""
+    return _digest(cfg, NON_RESULT_KEYS + SEED_KEYS)
+
+
+def git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+                             cwd=Path(__file__).resolve().parent)
+        return out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def environment(device: torch.device) -> dict[str, Any]:
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu"
+    return {"git_commit": git_commit(), "torch": torch.__version__, "device": str(device), "device_name": name,
+            "python": platform.python_version(), "threads": torch.get_num_threads()}
+
+
+def results_path(run_dir: str | Path) -> Path:
+    return Path(run_dir) / RESULTS_FILE
+
+
+def load_results(run_dir: str | Path) -> dict | None:
+    """The run directory's results, or None if absent or unreadable."""
+    path = results_path(run_dir)
+    try:
+        return read_json(path)
+    except (OSError, ValueError):
+        return None
+
+
+def is_finished(results: dict | None, cfg_hash: str) -> bool:
+    """True when every record of the run has this config hash and a final status."""
+    records = (results or {}).get("records") or []
+    return bool(records) and all(r.get("config_hash") == cfg_hash and r.get("status") in ("completed", "diverged")
+                                 for r in records)
+
+
+def save_results(run_dir: str | Path, records: list[dict]) -> Path:
+    path = results_path(run_dir)
+    write_json(path, {"records": records})
+    return path

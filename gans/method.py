@@ -1,0 +1,251 @@
+"""A GAN training method: what one training step does, composed from a sampler, a loss and regularizers.
+
+``GANMethod`` is vanilla GAN training. Paper methods are small configs that pick its parts (a sampler,
+a loss, regularizers such as the Bures term) or small subclasses that override one hook
+(``real_weights``, ``fake_weights``, ``generator_adversarial_loss``, ``generate``...).
+
+Two update schemes (``trainer.update_scheme``):
+- ``simultaneous``: one forward pass of G and D on one batch; D's gradient of the D loss and G's
+  gradient of the G loss are taken from it and both nets step together (the BuresGAN/RLS TensorFlow
+  code, one D and one G update per iteration).
+- ``alternating``: ``n_dis`` discriminator steps, each on a fresh real batch, then one generator step
+  on fresh noise (torch-mimicry, Dia-GAN).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import torch
+
+from datasets.base import DataBundle
+from engine.errors import ConfigError, require
+from gans.base import GANSpec, pack_samples
+from gans.layers import seeded_generators
+from gans.losses import AdversarialLoss, gradient_penalty
+from samplers.base import Sampler
+
+UPDATE_SCHEMES = ("simultaneous", "alternating")
+
+
+@dataclass
+class RunContext:
+    """Everything a method needs to build itself and train."""
+
+    data: DataBundle
+    gan: GANSpec
+    loss: AdversarialLoss
+    sampler: Sampler
+    seeds: Sequence[int]
+    batch_size: int
+    steps: int
+    device: torch.device
+    generator: torch.Generator  # all training randomness: batches, noise
+    update_scheme: str = "simultaneous"
+    n_dis: int = 1
+
+    @property
+    def replicas(self) -> int:
+        return len(self.seeds)
+
+
+@dataclass
+class Batch:
+    """The tensors of one step, handed to regularizers and hooks."""
+
+    indices: torch.Tensor  # (S, B) training-set indices of the real batch
+    real: torch.Tensor  # (S, B, *shape)
+    fake: torch.Tensor  # (S, B, *shape), with gradient to G where the step needs it
+    real_out: torch.Tensor | None = None  # D outputs (S, B/pack)
+    fake_out: torch.Tensor | None = None
+    real_features: torch.Tensor | None = None  # φ_D (S, B/pack, m)
+    fake_features: torch.Tensor | None = None
+    extra: dict = field(default_factory=dict)
+
+
+class Regularizer:
+    """An extra loss term: ``generator_term`` is added to G's loss, ``discriminator_term`` to D's."""
+
+    needs_real_features = False
+
+    def generator_term(self, batch: Batch, method: "GANMethod") -> torch.Tensor | None:
+        return None
+
+    def discriminator_term(self, batch: Batch, method: "GANMethod") -> torch.Tensor | None:
+        return None
+
+
+class GANMethod:
+    """Vanilla GAN training; the base every method config builds on."""
+
+    supports_replicas = True
+    requires: frozenset[str] = frozenset()  # dataset metadata the method needs (see DatasetSpec.provides)
+    update_schemes: tuple[str, ...] = UPDATE_SCHEMES  # the step schemes the method implements
+    pack = 1  # PacGAN packing degree (the discriminator judges `pack` samples at once)
+
+    def __init__(self, regularizers: dict | Sequence[Regularizer] | None = None):
+        if isinstance(regularizers, dict) or hasattr(regularizers, "values"):
+            regularizers = [r for r in regularizers.values() if r is not None]
+        self.regularizers: list[Regularizer] = list(regularizers or [])
+
+    # ----------------------------------------------------------------- set-up
+    def check(self, ctx) -> None:
+        """Refuse impossible combinations before anything is allocated (cheap checks only).
+
+        ``ctx`` is the trainer settings (update_scheme, n_dis, batch_size, replicas, steps)."""
+        require(ctx.update_scheme in self.update_schemes,
+                f"method '{type(self).__name__}' supports trainer.update_scheme in {list(self.update_schemes)}, "
+                f"got '{ctx.update_scheme}'")
+        require(ctx.batch_size % self.pack == 0,
+                f"trainer.batch_size={ctx.batch_size} must be divisible by the packing degree {self.pack}")
+        if ctx.update_scheme == "simultaneous" and ctx.n_dis != 1:
+            raise ConfigError(f"trainer.n_dis={ctx.n_dis} needs trainer.update_scheme=alternating "
+                              "(the simultaneous update does one D and one G step per iteration)")
+
+    def setup(self, ctx: RunContext) -> None:
+        """Build networks and optimisers (replica r initialised from seed ctx.seeds[r]) and the sampler."""
+        self.ctx, self.data, self.loss, self.sampler = ctx, ctx.data, ctx.loss, ctx.sampler
+        generators = seeded_generators(ctx.seeds)
+        shape = ctx.data.sample_shape
+        self.G = ctx.gan.build_generator(shape, generators).to(ctx.device)
+        self.D = ctx.gan.build_discriminator(shape, generators, self.pack).to(ctx.device)
+        self.opt_g = ctx.gan.optimizer_g(self.G.parameters())
+        self.opt_d = ctx.gan.optimizer_d(self.D.parameters())
+        self.sampler.setup(ctx.data, ctx.replicas, ctx.batch_size, ctx.generator)
+        self.loss_d = torch.zeros(ctx.replicas, device=ctx.device)
+        self.loss_g = torch.zeros(ctx.replicas, device=ctx.device)
+        self._needs_real_features = any(r.needs_real_features for r in self.regularizers)
+
+    # ------------------------------------------------------------- utilities
+    def noise(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        return self.ctx.gan.prior(self.ctx.replicas, n, generator or self.ctx.generator, self.ctx.device)
+
+    def real_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        indices = self.sampler.sample(self)
+        return indices, self.data.as_float(self.data.x[indices])
+
+    def discriminate(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """D on a stacked batch (S, B, ...), packing it first: (logits, features)."""
+        return self.D(pack_samples(x, self.pack))
+
+    def discriminator_features(self, x: torch.Tensor) -> torch.Tensor:
+        """φ_D of unpacked samples (S, B, ...) -> (S, B, m), used by feature-based samplers."""
+        return self.D(x)[1] if self.pack == 1 else self.discriminate(x.repeat_interleave(self.pack, 1))[1]
+
+    # ------------------------------------------------------------------ hooks
+    def real_weights(self, batch: Batch) -> torch.Tensor | None:
+        """Per-sample weights of the real terms of the D loss (S, B/pack); None = uniform."""
+        return None
+
+    def fake_weights(self, batch: Batch) -> torch.Tensor | None:
+        """Per-sample weights of the fake terms of the D loss (S, B/pack); None = uniform."""
+        return None
+
+    def generator_adversarial_loss(self, batch: Batch) -> torch.Tensor:
+        """The adversarial part of G's loss per replica (S,)."""
+        return self.loss.g_loss(batch.fake_out)
+
+    def discriminator_loss(self, batch: Batch) -> torch.Tensor:
+        loss = self.loss.d_loss(batch.real_out, batch.fake_out, self.real_weights(batch), self.fake_weights(batch))
+        if self.loss.gradient_penalty > 0:
+            loss = loss + self.loss.gradient_penalty * gradient_penalty(
+                lambda x: self.discriminate(x), batch.real, batch.fake, self.ctx.generator)
+        for reg in self.regularizers:
+            term = reg.discriminator_term(batch, self)
+            if term is not None:
+                loss = loss + term
+        return loss
+
+    def generator_loss(self, batch: Batch) -> torch.Tensor:
+        loss = self.generator_adversarial_loss(batch)
+        for reg in self.regularizers:
+            term = reg.generator_term(batch, self)
+            if term is not None:
+                loss = loss + term
+        return loss
+
+    def on_step_end(self, step: int) -> None:
+        """Called after every training step (Dia-GAN records logits here)."""
+
+    # ------------------------------------------------------------- the step
+    def train_step(self, step: int) -> None:
+        if self.ctx.update_scheme == "simultaneous":
+            self.simultaneous_step()
+        else:
+            for _ in range(self.ctx.n_dis):
+                self.discriminator_step()
+            self.generator_step()
+        self.on_step_end(step)
+
+    def simultaneous_step(self) -> None:
+        indices, real = self.real_batch()
+        fake = self.G(self.noise(real.shape[1]))
+        n_real = real.shape[1] // self.pack
+        out, features = self.discriminate(torch.cat([real, fake], dim=1))
+        batch = Batch(indices, real, fake, out[:, :n_real], out[:, n_real:], features[:, :n_real],
+                      features[:, n_real:])
+        loss_d, loss_g = self.discriminator_loss(batch), self.generator_loss(batch)
+        d_params, g_params = list(self.D.parameters()), list(self.G.parameters())
+        grads_d = torch.autograd.grad(loss_d.sum(), d_params, retain_graph=True)
+        grads_g = torch.autograd.grad(loss_g.sum(), g_params)
+        for p, g in zip(d_params, grads_d):
+            p.grad = g
+        for p, g in zip(g_params, grads_g):
+            p.grad = g
+        self.opt_d.step()
+        self.opt_g.step()
+        self.loss_d, self.loss_g = loss_d.detach(), loss_g.detach()
+        self.last_batch = batch
+
+    def discriminator_step(self) -> None:
+        indices, real = self.real_batch()
+        with torch.no_grad():
+            fake = self.G(self.noise(real.shape[1]))
+        n_real = real.shape[1] // self.pack
+        out, features = self.discriminate(torch.cat([real, fake], dim=1))
+        batch = Batch(indices, real, fake, out[:, :n_real], out[:, n_real:], features[:, :n_real],
+                      features[:, n_real:])
+        loss_d = self.discriminator_loss(batch)
+        self.opt_d.zero_grad(set_to_none=True)
+        loss_d.sum().backward()
+        self.opt_d.step()
+        self.loss_d = loss_d.detach()
+        self.last_batch = batch
+
+    def generator_step(self) -> None:
+        last = self.last_batch
+        fake = self.G(self.noise(last.real.shape[1]))
+        fake_out, fake_features = self.discriminate(fake)
+        batch = Batch(last.indices, last.real, fake, fake_out=fake_out, fake_features=fake_features)
+        if self._needs_real_features:
+            with torch.no_grad():
+                batch.real_out, batch.real_features = self.discriminate(last.real)
+        loss_g = self.generator_loss(batch)
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_g.sum().backward()
+        self.opt_g.step()
+        self.loss_g = loss_g.detach()
+
+    # ------------------------------------------------------------- sampling
+    @torch.no_grad()
+    def generate(self, n: int, generator: torch.Generator | None = None, chunk: int = 10000) -> torch.Tensor:
+        """n samples per replica from the trained model: (S, n, *shape), generator in eval mode.
+
+        Evaluation passes its own random generator so that it never shifts the training stream."""
+        was_training = self.G.training
+        self.G.eval()
+        parts = [self.G(self.noise(min(chunk, n - start), generator)) for start in range(0, n, chunk)]
+        self.G.train(was_training)
+        return torch.cat(parts, dim=1)
+
+    # ---------------------------------------------------------- persistence
+    def state_dict(self) -> dict:
+        return {"G": self.G.state_dict(), "D": self.D.state_dict(), "opt_g": self.opt_g.state_dict(),
+                "opt_d": self.opt_d.state_dict(), "sampler": self.sampler.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.G.load_state_dict(state["G"])
+        self.D.load_state_dict(state["D"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        self.sampler.load_state_dict(state["sampler"])

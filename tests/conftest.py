@@ -1,0 +1,40 @@
+"""Shared test helpers: small bundles and config composition."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+os.environ.setdefault("WANDB_MODE", "offline")
+os.environ.setdefault("WANDB_SILENT", "true")
+
+
+@pytest.fixture(autouse=True)
+def _deterministic_threads():
+    torch.manual_seed(0)
+    yield
+
+
+def compose(overrides: list[str]):
+    """Compose conf/config.yaml with overrides, including the hydra node (for runtime choices)."""
+    from hydra import compose as hydra_compose, initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        return hydra_compose("config", overrides=overrides, return_hydra_config=True)
+
+
+def compose_run(overrides: list[str]):
+    """(cfg without the hydra node, runtime choices): what run.main hands to run.execute."""
+    from omegaconf import open_dict
+
+    cfg = compose(overrides)
+    choices = dict(cfg.hydra.runtime.choices)
+    with open_dict(cfg):
+        del cfg["hydra"]
+    return cfg, choices
+
+
+QUICK = ["trainer=quick", "logger=none", "plots.enabled=false", "trainer.progress=false", "metrics.n_samples=2000"]

@@ -1,0 +1,106 @@
+"""Every config composes and instantiates; bad configs fail fast with a message naming the fix."""
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from hydra.utils import instantiate
+
+import run
+from conftest import QUICK, ROOT, compose_run
+from engine.errors import ConfigError
+
+GROUPS = ["dataset", "gan", "loss", "method", "sampler", "trainer", "metrics", "logger"]
+
+
+def _options(group):
+    return sorted(p.stem for p in (ROOT / "conf" / group).glob("*.yaml"))
+
+
+@pytest.mark.parametrize("group", GROUPS)
+def test_every_option_composes_and_instantiates(group):
+    for option in _options(group):
+        cfg, choices = compose_run([f"{group}={option}"])
+        assert choices[group] == option
+        if group == "metrics":
+            run.Evaluator(cfg.metrics)
+        else:
+            assert instantiate(cfg[group]) is not None
+
+
+def test_every_experiment_composes_builds_and_names_itself():
+    for option in _options("experiment"):
+        cfg, _ = compose_run([f"experiment={option}"])
+        run.build_components(cfg)
+        assert cfg.experiment_name == option
+
+
+def test_default_run_is_the_rls_ring_setting():
+    cfg, choices = compose_run([])
+    assert (choices["dataset"], choices["method"], choices["sampler"], choices["gan"]) == ("ring", "rls_discr", "rls_discr", "mlp")
+    assert cfg.trainer.steps == 30000 and cfg.trainer.batch_size == 64
+    assert cfg.gan.lr_g == cfg.gan.lr_d == 1e-3 and list(cfg.gan.betas) == [0.5, 0.999]
+
+
+def test_method_sampler_defaults_yield_to_the_command_line():
+    cfg, choices = compose_run(["method=rls_gauss", "sampler=uniform"])
+    assert choices["sampler"] == "uniform" and cfg.sampler._target_.endswith("UniformSampler")
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["sampler.sigma=-1", "method=rls_gauss"], "sigma"),
+    (["sampler.gamma=0"], "gamma"),
+    (["trainer.steps=0"], "trainer.steps"),
+    (["trainer.n_dis=5"], "alternating"),
+    (["trainer.update_scheme=sideways"], "trainer.update_scheme"),
+    (["trainer.batch_size=63", "gan.z_dim=0"], "z_dim"),
+])
+def test_bad_values_raise_config_errors(overrides, message):
+    cfg, _ = compose_run(QUICK + overrides)
+    with pytest.raises(Exception) as info:
+        run.build_components(cfg)
+    text = str(info.value) + str(getattr(info.value, "__cause__", ""))
+    assert message in text
+
+
+def test_unknown_key_in_a_config_file_lists_the_valid_keys():
+    from omegaconf import open_dict
+
+    cfg, _ = compose_run(QUICK)
+    with open_dict(cfg):
+        cfg.sampler.gama = 1e-3
+    with pytest.raises(ConfigError, match=r"unknown key\(s\) \['gama'\].*valid keys.*gamma"):
+        run.build_components(cfg)
+
+
+def test_replicas_need_a_replicable_gan():
+    class OneReplicaGAN:
+        supports_replicas = False
+
+        def check_data(self, kind, shape):
+            pass
+
+    cfg, _ = compose_run(QUICK + ["trainer.replicas=4"])
+    parts = run.build_components(cfg)
+    parts.gan = OneReplicaGAN()
+    with pytest.raises(ConfigError, match="trainer.replicas=1"):
+        run.check_compatibility(parts)
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["dataset=rnig"], "rnig"),
+    (["method=rls_gaus"], "rls_gaus"),
+    (["trainer.stepz=3"], "stepz"),
+    (["sampler.sigma=-1", "method=rls_gauss"], "sigma"),
+])
+def test_cli_errors_are_fast_and_name_the_problem(args, expected, tmp_path):
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, "run.py", *args, "logger=none", f"hydra.run.dir={tmp_path}"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    elapsed = time.perf_counter() - start
+    assert proc.returncode != 0
+    assert expected in proc.stderr
+    assert elapsed < 30  # includes interpreter start-up and imports
+    if args[0].startswith("dataset="):
+        assert "ring" in proc.stderr and "grid" in proc.stderr  # the valid choices are listed

@@ -1,0 +1,74 @@
+import math
+
+import torch
+
+from gans.layers import ReplicatedLinear, ReplicatedMLP, seeded_generators
+from gans.mlp import MLPGAN
+
+
+def test_replicated_linear_matches_separate_affine_maps():
+    layer = ReplicatedLinear(5, 7, seeded_generators([1, 2, 3]), init="torch")
+    x = torch.randn(3, 4, 5)
+    out = layer(x)
+    for r in range(3):
+        expected = x[r] @ layer.weight[r] + layer.bias[r]
+        torch.testing.assert_close(out[r], expected)
+
+
+def test_width_one_head_equals_matrix_product():
+    layer = ReplicatedLinear(6, 1, seeded_generators([0, 1]), init="torch")
+    x = torch.randn(2, 9, 6)
+    torch.testing.assert_close(layer(x), torch.baddbmm(layer.bias, x, layer.weight))
+
+
+def test_replica_r_is_initialised_like_a_lone_run_with_its_seed():
+    many = ReplicatedMLP([3, 8, 8, 2], seeded_generators([10, 11, 12]))
+    lone = ReplicatedMLP([3, 8, 8, 2], seeded_generators([11]))
+    for a, b in zip(many.parameters(), lone.parameters()):
+        torch.testing.assert_close(a[1:2], b)
+    assert not torch.equal(many.layers[0].weight[0], many.layers[0].weight[1])
+
+
+def test_glorot_init_bounds_and_zero_bias():
+    layer = ReplicatedLinear(100, 50, seeded_generators([0]), init="glorot")
+    bound = math.sqrt(6 / 150)
+    assert layer.weight.abs().max() <= bound
+    assert layer.weight.abs().max() > 0.9 * bound
+    assert torch.all(layer.bias == 0)
+
+
+def test_replicas_do_not_share_gradients():
+    net = ReplicatedMLP([2, 16, 1], seeded_generators([0, 1, 2]))
+    x = torch.randn(3, 10, 2)
+    out, _ = net(x)
+    out[1].sum().backward()
+    for p in net.parameters():
+        assert torch.all(p.grad[0] == 0) and torch.all(p.grad[2] == 0)
+        assert p.grad[1].abs().sum() > 0
+
+
+def test_mlp_gan_shapes_and_features():
+    gan = MLPGAN()
+    gens = seeded_generators([0, 1])
+    G, D = gan.build_generator((2,), gens), gan.build_discriminator((2,), gens)
+    z = gan.prior(2, 5, torch.Generator().manual_seed(0), "cpu")
+    assert z.shape == (2, 5, 25)
+    x = G(z)
+    assert x.shape == (2, 5, 2)
+    logits, features = D(x)
+    assert logits.shape == (2, 5) and features.shape == (2, 5, 128)
+    assert features.abs().max() <= 1  # tanh features
+    packed = gan.build_discriminator((2,), gens, pack=2)
+    assert packed.net.layers[0].weight.shape == (2, 4, 128)
+
+
+def test_fast_no_grad_tanh_matches_torch_tanh():
+    from gans.layers import tanh
+
+    x = torch.linspace(-30, 30, 10001)
+    with torch.no_grad():
+        fast = tanh(x)
+    torch.testing.assert_close(fast, torch.tanh(x), atol=2e-7, rtol=0)
+    y = x.clone().requires_grad_()
+    tanh(y).sum().backward()  # with autograd it is torch.tanh itself
+    torch.testing.assert_close(y.grad, 1 - torch.tanh(x) ** 2)
