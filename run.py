@@ -26,7 +26,8 @@ from omegaconf import DictConfig, OmegaConf
 from engine.errors import ConfigError, DataError, require
 from engine.evaluation import Evaluator
 from engine.loggers import flatten_replica_metrics
-from engine.records import config_hash, environment, is_finished, load_results, save_results, variant_hash
+from engine.records import (config_hash, environment, is_finished, load_results, save_results, training_hash,
+                            variant_hash)
 from engine.trainer import TrainerSettings, TrainState, fit, load_checkpoint, save_checkpoint
 from engine.validation import check_targets
 from gans.method import RunContext
@@ -84,7 +85,7 @@ def execute(cfg: DictConfig, choices: dict[str, str], run_dir: Path) -> list[dic
     """Train and evaluate one configuration in ``run_dir``; returns its records (one per replica)."""
     parts = build_components(cfg)
     resolved = OmegaConf.to_container(cfg, resolve=True)
-    cfg_hash, variant = config_hash(resolved), variant_hash(resolved)
+    cfg_hash, train_hash, variant = config_hash(resolved), training_hash(resolved), variant_hash(resolved)
     group = {"experiment": cfg.experiment_name, **{k: choices.get(k, "?") for k in ("dataset", "gan", "loss", "method")}}
     group["sampler"] = choices.get("sampler", "?")
     previous = load_results(run_dir)
@@ -111,7 +112,7 @@ def execute(cfg: DictConfig, choices: dict[str, str], run_dir: Path) -> list[dic
     method = parts.method
     method.setup(ctx)
     setup_seconds = time.perf_counter() - t0
-    state = load_checkpoint(run_dir, cfg_hash, method, generator) or TrainState()
+    state = load_checkpoint(run_dir, train_hash, method, generator) or TrainState()
     if state.step:
         print(f"[modebench] resuming from step {state.step}")
 
@@ -128,8 +129,8 @@ def execute(cfg: DictConfig, choices: dict[str, str], run_dir: Path) -> list[dic
 
     try:
         state = fit(method, settings, state, evaluate,
-                    checkpoint=lambda s: save_checkpoint(run_dir, cfg_hash, method, s, generator))
-        save_checkpoint(run_dir, cfg_hash, method, state, generator)
+                    checkpoint=lambda s: save_checkpoint(run_dir, train_hash, method, s, generator))
+        save_checkpoint(run_dir, train_hash, method, state, generator)
         results, fake, eval_seconds = evaluator(method, data, _eval_generator(device, cfg.seed, None))
         images = _plots(cfg, run_dir, data, method, fake, results, seeds)
         logger.log(flatten_replica_metrics(results, seeds), step=state.step)

@@ -22,6 +22,9 @@ NON_RESULT_KEYS = (
 )
 # ...and additionally the seeds: runs that differ only in these are the same setting (one "variant").
 SEED_KEYS = ("seed", "trainer.replicas")
+# Evaluation settings do not change the trained model: a run whose config differs from a finished one
+# only in these re-evaluates the final checkpoint instead of training again.
+EVAL_KEYS = ("metrics",)
 
 
 def _drop(cfg: dict, dotted: str) -> None:
@@ -45,6 +48,11 @@ def _digest(cfg: dict, drop: tuple[str, ...]) -> str:
 def config_hash(cfg: dict) -> str:
     """Identity of a run: the resolved config without settings that do not affect its results."""
     return _digest(cfg, NON_RESULT_KEYS)
+
+
+def training_hash(cfg: dict) -> str:
+    """Identity of the trained model: the config hash without the evaluation settings (keys checkpoints)."""
+    return _digest(cfg, NON_RESULT_KEYS + EVAL_KEYS)
 
 
 def variant_hash(cfg: dict) -> str:

@@ -71,17 +71,18 @@ class TrainState:
         return bool(self.diverged_at) and all(s is not None for s in self.diverged_at)
 
 
-def save_checkpoint(run_dir: Path, cfg_hash: str, method, state: TrainState, generator: torch.Generator) -> None:
+def save_checkpoint(run_dir: Path, train_hash: str, method, state: TrainState, generator: torch.Generator) -> None:
     save_torch(Path(run_dir) / CHECKPOINT_FILE, {
-        "config_hash": cfg_hash, "method": method.state_dict(), "state": state.__dict__,
+        "training_hash": train_hash, "method": method.state_dict(), "state": state.__dict__,
         "rng": generator.get_state(), "torch_rng": torch.get_rng_state()})
 
 
-def load_checkpoint(run_dir: Path, cfg_hash: str, method, generator: torch.Generator) -> TrainState | None:
-    """Restore method, RNG and loop state from ``run_dir`` if a checkpoint of this config exists.
+def load_checkpoint(run_dir: Path, train_hash: str, method, generator: torch.Generator) -> TrainState | None:
+    """Restore method, RNG and loop state from ``run_dir`` if a checkpoint of this training setting exists.
 
-    A checkpoint of another config is ignored; an unreadable one is renamed ``*.corrupt`` (kept for
-    inspection) and training starts over, with a warning."""
+    ``train_hash`` ignores evaluation settings, so a finished run evaluated with new metrics resumes at
+    its last step and only re-evaluates. A checkpoint of another setting is ignored; an unreadable one is
+    renamed ``*.corrupt`` (kept for inspection) and training starts over, with a warning."""
     path = Path(run_dir) / CHECKPOINT_FILE
     if not path.exists():
         return None
@@ -91,7 +92,7 @@ def load_checkpoint(run_dir: Path, cfg_hash: str, method, generator: torch.Gener
         path.rename(path.with_suffix(".pt.corrupt"))
         print(f"warning: checkpoint {path} is unreadable ({exc.__class__.__name__}); starting from step 0")
         return None
-    if payload.get("config_hash") != cfg_hash:
+    if payload.get("training_hash") != train_hash:
         print(f"note: {path} belongs to another configuration; starting from step 0")
         return None
     method.load_state_dict(payload["method"])
@@ -102,7 +103,7 @@ def load_checkpoint(run_dir: Path, cfg_hash: str, method, generator: torch.Gener
 
 def fit(method, settings: TrainerSettings, state: TrainState, evaluate: Callable[[int], float | None],
         checkpoint: Callable[[TrainState], None]) -> TrainState:
-    """Run ``method.train_step`` from ``state.step`` to ``settings.steps``.
+    """Run ``method.train_step`` from ``state.step`` to ``method.planned_steps(settings.steps)``.
 
     ``evaluate(step)`` is called every ``eval_every`` steps (its time is excluded from the training
     time) and returns the key metric for the progress bar; ``checkpoint(state)`` every ``ckpt_every``
@@ -111,13 +112,14 @@ def fit(method, settings: TrainerSettings, state: TrainState, evaluate: Callable
     """
     if not state.diverged_at:
         state.diverged_at = [None] * method.ctx.replicas
-    bar = tqdm(total=settings.steps, initial=state.step, disable=not settings.progress, dynamic_ncols=True,
+    total_steps = method.planned_steps(settings.steps)
+    bar = tqdm(total=total_steps, initial=state.step, disable=not settings.progress, dynamic_ncols=True,
                mininterval=1.0, unit="step", desc="train")
     refresh_every = 50
     last_refresh = state.step
     started = time.perf_counter()
     with _deferred_interrupt() as interrupted:
-        while state.step < settings.steps:
+        while state.step < total_steps:
             method.train_step(state.step)
             state.step += 1
             step = state.step
@@ -127,15 +129,15 @@ def fit(method, settings: TrainerSettings, state: TrainState, evaluate: Callable
                 bar.close()
                 print(f"\ninterrupted after step {step}; checkpoint saved, re-run the same command to resume")
                 raise KeyboardInterrupt
-            if step % settings.check_every == 0 or step == settings.steps:
+            if step % settings.check_every == 0 or step == total_steps:
                 _check_finite(method, state)
                 if state.all_diverged:
                     break
             if step - last_refresh >= refresh_every:
                 bar.update(step - last_refresh)
                 last_refresh = step
-            periodic_eval = settings.eval_every and step % settings.eval_every == 0 and step < settings.steps
-            periodic_ckpt = settings.ckpt_every and step % settings.ckpt_every == 0 and step < settings.steps
+            periodic_eval = settings.eval_every and step % settings.eval_every == 0 and step < total_steps
+            periodic_ckpt = settings.ckpt_every and step % settings.ckpt_every == 0 and step < total_steps
             if periodic_eval or periodic_ckpt:
                 state.train_seconds += time.perf_counter() - started
                 if periodic_eval:

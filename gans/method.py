@@ -81,12 +81,18 @@ class GANMethod:
     supports_replicas = True
     requires: frozenset[str] = frozenset()  # dataset metadata the method needs (see DatasetSpec.provides)
     update_schemes: tuple[str, ...] = UPDATE_SCHEMES  # the step schemes the method implements
-    pack = 1  # PacGAN packing degree (the discriminator judges `pack` samples at once)
 
-    def __init__(self, regularizers: dict | Sequence[Regularizer] | None = None):
+    def __init__(self, regularizers: dict | Sequence[Regularizer] | None = None, pack: int = 1):
         if isinstance(regularizers, dict) or hasattr(regularizers, "values"):
             regularizers = [r for r in regularizers.values() if r is not None]
         self.regularizers: list[Regularizer] = list(regularizers or [])
+        require(int(pack) >= 1, f"method.pack (PacGAN packing degree) must be >= 1, got {pack}")
+        self.pack = int(pack)
+
+    def planned_steps(self, steps: int) -> int:
+        """Total training steps for a budget of ``trainer.steps`` (a mixture of T generators trained one
+        after another overrides this to T x steps)."""
+        return steps
 
     # ----------------------------------------------------------------- set-up
     def check(self, ctx) -> None:

@@ -106,3 +106,11 @@ def test_a_diverging_replica_is_recorded_and_the_others_finish(tmp_path, monkeyp
     assert [r["status"] for r in records] == ["completed", "diverged", "completed"]
     assert records[1]["diverged_at_step"] == 100
     assert records[1]["metrics"]["nonfinite_fraction"] == 1.0
+
+
+def test_new_metrics_reevaluate_the_final_checkpoint_without_training(tmp_path):
+    first = _execute(tmp_path, ["method=vanilla"])
+    again = _execute(tmp_path, ["method=vanilla", "metrics.modes.std_threshold=4.0"])
+    assert again[0]["config_hash"] != first[0]["config_hash"]
+    assert abs(again[0]["timing"]["train_seconds"] - first[0]["timing"]["train_seconds"]) < 0.01  # not retrained
+    assert again[0]["metrics"]["hq_fraction"] >= first[0]["metrics"]["hq_fraction"]
