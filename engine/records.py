@@ -17,7 +17,7 @@ RESULTS_FILE = "results.json"
 # Settings that do not change a run's numbers: excluded from the config hash, so changing them neither
 # re-runs finished work nor invalidates a checkpoint.
 NON_RESULT_KEYS = (
-    "logger", "plots", "trainer.device", "trainer.progress", "trainer.threads", "trainer.eval_every",
+    "logger", "plots", "data.root", "trainer.device", "trainer.progress", "trainer.threads", "trainer.eval_every",
     "trainer.ckpt_every", "trainer.check_every",
 )
 # ...and additionally the seeds: runs that differ only in these are the same setting (one "variant").
@@ -28,14 +28,17 @@ EVAL_KEYS = ("metrics",)
 
 
 def _drop(cfg: dict, dotted: str) -> None:
-    *parents, leaf = dotted.split(".")
-    node = cfg
-    for key in parents:
-        node = node.get(key) if isinstance(node, dict) else None
-        if node is None:
-            return
-    if isinstance(node, dict):
-        node.pop(leaf, None)
+    """Remove a dotted key; parents left empty are removed too (a config that only adds such keys hashes
+    like one without them)."""
+    key, _, rest = dotted.partition(".")
+    if not isinstance(cfg, dict) or key not in cfg:
+        return
+    if not rest:
+        cfg.pop(key)
+        return
+    _drop(cfg[key], rest)
+    if cfg[key] == {}:
+        cfg.pop(key)
 
 
 def _digest(cfg: dict, drop: tuple[str, ...]) -> str:
