@@ -1,0 +1,96 @@
+"""How image metrics plug into the run: per-metric sample counts, final-only metrics, compatibility checks,
+plots and the metrics configs."""
+from __future__ import annotations
+
+import pytest
+import torch
+from image_helpers import TinyEvaluator, image_bundle
+from omegaconf import OmegaConf
+
+import run
+from conftest import compose_run
+from engine.errors import ConfigError
+from engine.evaluation import Evaluator
+
+
+class _Method:
+    def __init__(self):
+        self.asked = []
+
+    def generate(self, n, generator=None):
+        self.asked.append(n)
+        return torch.arange(n, dtype=torch.float32).reshape(1, n, 1, 1, 1).expand(1, n, 1, 8, 8).contiguous()
+
+
+class _Seen:
+    def __init__(self, n_samples=None, final_only=False):
+        if n_samples is not None:
+            self.n_samples = n_samples
+        self.final_only = final_only
+        self.seen = []
+
+    def __call__(self, fake, data):
+        self.seen.append(fake.shape[0])
+        return {}
+
+
+def test_evaluator_draws_the_largest_request_and_skips_final_only_metrics_periodically():
+    ev = Evaluator(OmegaConf.create({"n_samples": 10}))
+    plain, big = _Seen(), _Seen(n_samples=25, final_only=True)
+    ev.metrics = {"plain": plain, "big": big}
+    method = _Method()
+    _, fake, _ = ev(method, None, torch.Generator(), final=False)
+    assert method.asked == [10] and plain.seen == [10] and big.seen == [] and fake.shape[1] == 10
+    _, fake, _ = ev(method, None, torch.Generator())
+    assert method.asked[-1] == 25 and plain.seen[-1] == 10 and big.seen == [25] and fake.shape[1] == 10
+
+
+def test_image_metrics_with_toy_data_stop_before_training():
+    cfg, _ = compose_run(["metrics=images"])
+    with pytest.raises(ConfigError, match="metrics=toy"):
+        run.build_components(cfg)
+
+
+@pytest.mark.parametrize("option", ["images", "images_fast", "images_stacked"])
+def test_image_metric_configs_compose_and_instantiate(option):
+    cfg, choices = compose_run([f"metrics={option}", "metrics.feature_space=classifier",
+                                "metrics.evaluator=image_helpers.TinyEvaluator"])
+    evaluator = Evaluator(cfg.metrics)
+    assert choices["metrics"] == option
+    for name in ("fid", "kid", "inception_score", "precision_recall", "partial_recall"):
+        assert evaluator.metrics[name].feature_space == "classifier"  # one override reaches every metric
+        assert evaluator.metrics[name].evaluator == "image_helpers.TinyEvaluator"
+    assert evaluator.metrics["class_counts"].evaluator == "image_helpers.TinyEvaluator"
+    assert ("clustering" in evaluator.metrics) == (option != "images_stacked")
+
+
+def test_image_metrics_default_to_the_papers_budgets():
+    cfg, _ = compose_run(["metrics=images"])
+    m = Evaluator(cfg.metrics).metrics
+    assert cfg.metrics.n_samples == 10000
+    assert (m["reconstruction"].n_train, m["reconstruction"].epochs, m["reconstruction"].batch_size) == (50000, 50, 128)
+    assert m["precision_recall"].k == m["partial_recall"].k == 3 and m["precision_recall"].reference_size == 10000
+    assert m["fid"].reference == "balanced" and (m["kid"].subsets, m["kid"].subset_size) == (100, 1000)
+    assert m["inception_score"].splits == 10 and m["fid"].feature_space == "auto"
+
+
+def test_image_runs_save_sample_grids_and_class_histograms(tmp_path):
+    cfg = OmegaConf.create({"plots": {"enabled": True, "replicas": 2}, "experiment_name": "test"})
+    data = image_bundle(n=150, counts=[100, 40, 10], evaluator=TinyEvaluator())
+    fake = torch.rand(2, 120, 1, 8, 8) * 2 - 1
+    results = [{"class_counts": [60, 40, 15], "other_count": 5}, {"fid": 1.0}]
+    images = run._plots(cfg, tmp_path, data, None, fake, results, [3, 4])
+    assert set(images) == {"samples/seed3", "classes/seed3", "samples/seed4"}
+    for path in images.values():
+        assert path.is_file() and path.stat().st_size > 1000
+    assert run._plots(OmegaConf.create({"plots": {"enabled": False, "replicas": 1}, "experiment_name": "t"}),
+                      tmp_path, data, None, fake, results, [3, 4]) == {}
+
+
+def test_rgb_and_uint8_grids():
+    from metrics.image_plots import tile
+
+    x = torch.randint(0, 256, (7, 3, 5, 5), dtype=torch.uint8)
+    grid = tile(x, side=3, pad=1)
+    assert grid.shape == (3 * 6 + 1, 3 * 6 + 1, 3)
+    assert grid[1:6, 1:6].tolist() == (x[0].permute(1, 2, 0).float() / 255).tolist()
