@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import inspect
 import os
 from collections import OrderedDict
 from contextlib import contextmanager
@@ -103,10 +104,7 @@ def resolve_evaluator(spec: Any, data) -> Any:
         if not callable(obj):
             raise ConfigError(f"metrics: the evaluator from {source} ({obj!r}) has no features()/logits() "
                               "and is not a factory")
-        try:
-            obj = obj(data)
-        except TypeError:
-            obj = obj()
+        obj = obj(data) if _takes_an_argument(obj) else obj()
         if not is_evaluator(obj):
             raise ConfigError(f"metrics: the evaluator factory from {source} returned {type(obj).__name__}, "
                               "which lacks features(x) and logits(x)")
@@ -114,6 +112,16 @@ def resolve_evaluator(spec: Any, data) -> Any:
     while len(_RESOLVED) > 8:
         _RESOLVED.popitem(last=False)
     return obj
+
+
+def _takes_an_argument(factory: Callable) -> bool:
+    """Whether ``factory`` has a required positional parameter (then it is called with the data bundle)."""
+    try:
+        params = inspect.signature(factory).parameters.values()
+    except (TypeError, ValueError):
+        return True
+    return any(p.default is inspect.Parameter.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+               for p in params)
 
 
 def evaluator_name(evaluator: Any) -> str:
@@ -217,8 +225,12 @@ class ClassifierSpace:
         return out.reshape(out.shape[0], -1).to(torch.float64).cpu()
 
     def compute(self, x: torch.Tensor, which: Iterable[str]) -> dict[str, torch.Tensor]:
+        """Outputs in batches; an evaluator with ``features_and_logits(x)`` gives both from one pass."""
         which = set(which)
         ev = self.evaluator
+        joint = getattr(ev, "features_and_logits", None) if callable(getattr(ev, "features_and_logits", None)) else None
+        if joint is not None:
+            which = {"features", "logits"}
         device = _module_device(ev)
         parts: dict[str, list[torch.Tensor]] = {k: [] for k in which}
         with _eval_mode(ev):
@@ -227,6 +239,13 @@ class ClassifierSpace:
                 if device is not None:
                     batch = batch.to(device)
                 channels = [batch[:, c:c + 1] for c in range(batch.shape[1])] if self.per_channel else [batch]
+                if joint is not None:
+                    pairs = [joint(b) for b in channels]
+                    feats = [p[0].reshape(p[0].shape[0], -1).to(torch.float64).cpu() for p in pairs]
+                    logits = [p[1].reshape(p[1].shape[0], -1).to(torch.float64).cpu() for p in pairs]
+                    parts["features"].append(torch.cat(feats, dim=1))
+                    parts["logits"].append(logits[0] if len(logits) == 1 else _joint_log_probs(logits))
+                    continue
                 if "features" in which:
                     parts["features"].append(torch.cat([self._call(ev.features, b) for b in channels], dim=1))
                 if "logits" in which:
@@ -401,6 +420,20 @@ def outputs(space, x: torch.Tensor, which: Iterable[str], indices: np.ndarray | 
         while len(_CACHE) > _CACHE_ENTRIES:
             _CACHE.popitem(last=False)
     return out
+
+
+def derived(space, x: torch.Tensor, name: str, compute: Callable[[], torch.Tensor]) -> torch.Tensor:
+    """A value derived from ``space``'s outputs for ``x`` (e.g. k-NN radii of the generated features), cached
+    like the outputs so that metrics sharing it (P/R/D/C and partial recall) compute it once."""
+    key = (space.cache_id, _tensor_key(x), name, None)
+    if key in _CACHE:
+        _CACHE.move_to_end(key)
+        return _CACHE[key][1]
+    value = compute()
+    _CACHE[key] = (x, value)
+    while len(_CACHE) > _CACHE_ENTRIES:
+        _CACHE.popitem(last=False)
+    return value
 
 
 def fake_outputs(space, fake: torch.Tensor, which: Iterable[str]) -> dict[str, torch.Tensor]:

@@ -18,7 +18,7 @@ import torch
 
 from engine.errors import require
 from metrics.image_base import SpaceMetric, check_int, finite_outputs
-from metrics.precision_recall import kth_neighbour_distances, recall_against
+from metrics.precision_recall import generated_radii, recall_against
 from metrics.reference import ReferenceSet, check_subgroup, real_statistic, subgroup_mask
 
 __all__ = ["PartialRecall"]
@@ -61,7 +61,7 @@ class PartialRecall(SpaceMetric):
         groups = [(name, mask)] + ([(other, ~mask)] if self.complement else [])
         out: dict[str, Any] = {"partial_recall_feature_space": space.name}
         gen = finite_outputs(space, fake, finite)
-        radii = kth_neighbour_distances(gen, self.k) if gen.shape[0] > self.k else None
+        radii = generated_radii(space, fake, finite, gen, self.k) if gen.shape[0] > self.k else None
         sizes = {}
         for label, m in groups:
             idx = np.flatnonzero(m)

@@ -14,16 +14,19 @@ distances are computed in float64 chunks, so 10k x 10k sets need no 800 MB dista
 """
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from engine.errors import require
+from metrics.feature_spaces import derived
 from metrics.image_base import SpaceMetric, check_int, finite_outputs
 from metrics.reference import REFERENCES, real_statistic, reference_set
 
-__all__ = ["PrecisionRecall", "kth_neighbour_distances", "prdc", "recall_against"]
+__all__ = ["PrecisionRecall", "generated_radii", "kth_neighbour_distances", "prdc", "recall_against"]
 
 _CHUNK_ELEMENTS = 1 << 23  # float64 distances per chunk (64 MiB)
 
@@ -54,11 +57,13 @@ def recall_against(real: torch.Tensor, fake: torch.Tensor, fake_radii: torch.Ten
     return inside
 
 
-def prdc(real: torch.Tensor, fake: torch.Tensor, k: int = 3) -> dict[str, float]:
-    """Precision, recall, density and coverage of ``fake`` (M, d) against ``real`` (R, d), as ``prdc``."""
+def prdc(real: torch.Tensor, fake: torch.Tensor, k: int = 3, real_radii: torch.Tensor | None = None,
+         fake_radii: torch.Tensor | None = None) -> dict[str, float]:
+    """Precision, recall, density and coverage of ``fake`` (M, d) against ``real`` (R, d), as ``prdc``
+    (the k-NN radii may be passed in when already known)."""
     real, fake = real.to(torch.float64), fake.to(torch.float64)
-    real_radii = kth_neighbour_distances(real, k)
-    fake_radii = kth_neighbour_distances(fake, k)
+    real_radii = kth_neighbour_distances(real, k) if real_radii is None else real_radii
+    fake_radii = kth_neighbour_distances(fake, k) if fake_radii is None else fake_radii
     in_real_ball = torch.zeros(fake.shape[0], dtype=torch.bool)
     density = 0.0
     recall = torch.zeros(real.shape[0], dtype=torch.bool)
@@ -81,6 +86,12 @@ def prdc(real: torch.Tensor, fake: torch.Tensor, k: int = 3) -> dict[str, float]
 
 def _features(feats: torch.Tensor, weights) -> dict:
     return {"features": feats.float().numpy()}
+
+
+def generated_radii(space, fake: torch.Tensor, finite: np.ndarray, gen: torch.Tensor, k: int) -> torch.Tensor:
+    """k-NN radii of the generated features, computed once per batch for P/R/D/C and partial recall."""
+    tag = "all" if finite.all() else hashlib.sha1(np.packbits(finite).tobytes()).hexdigest()
+    return derived(space, fake, f"knn{k}:{tag}", lambda: kth_neighbour_distances(gen, k))
 
 
 class PrecisionRecall(SpaceMetric):
@@ -120,4 +131,8 @@ class PrecisionRecall(SpaceMetric):
         if finite.sum() <= self.k or ref.size <= self.k:
             return {**{m: float("nan") for m in ("precision", "recall", "density", "coverage")}, **out}
         real = torch.from_numpy(real_statistic(space, ref, "features", _features, self.cache_dir)["features"])
-        return {**prdc(real, finite_outputs(space, fake, finite), self.k), **out}
+        real_radii = real_statistic(space, ref, f"knn{self.k}",
+                                    lambda f, w: {"radii": kth_neighbour_distances(f, self.k).numpy()}, self.cache_dir)
+        gen = finite_outputs(space, fake, finite)
+        return {**prdc(real, gen, self.k, torch.from_numpy(real_radii["radii"]),
+                       generated_radii(space, fake, finite, gen, self.k)), **out}

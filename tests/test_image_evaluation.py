@@ -45,6 +45,37 @@ def test_evaluator_draws_the_largest_request_and_skips_final_only_metrics_period
     assert method.asked[-1] == 25 and plain.seen[-1] == 10 and big.seen == [25] and fake.shape[1] == 10
 
 
+def test_every_image_metric_runs_through_the_evaluator_and_records_json(tmp_path):
+    import json
+
+    from metrics import feature_spaces, reference
+
+    feature_spaces.clear_caches()
+    reference.clear_real_cache()
+    cfg, _ = compose_run(["metrics=images_fast", "metrics.feature_space=classifier", "metrics.n_samples=150",
+                          "metrics.evaluator=image_helpers.TinyEvaluator", f"metrics.cache_dir={tmp_path}",
+                          "metrics.kid.subset_size=50", "metrics.clustering.n_init=1",
+                          "metrics.reconstruction.n_train=200", "metrics.reconstruction.epochs=1"])
+    evaluator = Evaluator(cfg.metrics)
+    data = image_bundle(n=240, counts=[120, 90, 30], minority=(2,))
+
+    class Method:
+        def generate(self, n, generator=None):
+            return torch.rand(1, n, 1, 8, 8, generator=generator) * 2 - 1
+
+    results, fake, _ = evaluator(Method(), data, torch.Generator().manual_seed(0))
+    record = json.loads(json.dumps(results[0]))
+    assert fake.shape == (1, 150, 1, 8, 8)
+    for key in ("class_counts", "kl_classes", "fcd", "kcd", "classifier_score", "precision", "recall", "density",
+                "coverage", "partial_recall_minority", "partial_recall_majority", "cluster_acc", "cluster_nmi",
+                "cluster_ari", "re_minority", "re_majority", "re_all"):
+        assert key in record, key
+    assert record["fid_feature_space"] == record["kid_feature_space"] == record["prdc_feature_space"] == "tiny_cnn"
+    assert sum(record["class_counts"]) + record["other_count"] == 150
+    periodic, _, _ = evaluator(Method(), data, torch.Generator().manual_seed(0), final=False)
+    assert "re_all" not in periodic[0] and "fcd" in periodic[0]
+
+
 def test_image_metrics_with_toy_data_stop_before_training():
     cfg, _ = compose_run(["metrics=images"])
     with pytest.raises(ConfigError, match="metrics=toy"):

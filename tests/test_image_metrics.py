@@ -393,6 +393,26 @@ def test_every_classifier_metric_classifies_the_generated_images_once():
     assert ev.calls["features"] == 80 + 100
 
 
+def test_an_evaluator_with_a_joint_pass_runs_once_per_image_and_gives_the_same_numbers():
+    class Joint(TinyEvaluator):
+        def features_and_logits(self, x):
+            self.calls["joint"] = self.calls.get("joint", 0) + x.shape[0]
+            f = self.body(x)
+            return f, self.head(f)
+
+    fake = torch.rand(80, 1, 8, 8) * 2 - 1
+    results = []
+    for ev in (TinyEvaluator(), Joint()):
+        feature_spaces.clear_caches()
+        reference.clear_real_cache()
+        data = image_bundle(n=100, evaluator=ev)
+        out = {**ClassCounts()(fake, data), **FID(reference="train", cache_dir=False)(fake, data)}
+        results.append({k: v for k, v in out.items() if k != "evaluator"})
+    assert ev.calls == {"features": 0, "logits": 0, "joint": 180}
+    assert results[1]["class_counts"] == results[0]["class_counts"]
+    assert results[1]["fcd"] == pytest.approx(results[0]["fcd"], rel=1e-9)
+
+
 def test_evaluator_resolution_order_and_errors():
     data = image_bundle(n=20, name="unregistered")
     with pytest.raises(ConfigError, match="no evaluator"):
