@@ -2,8 +2,8 @@
 
 IS = exp(E_x KL(p(y|x) ‖ p(y))), mean and std over ``splits`` splits of a shuffled sample (Salimans et al.;
 torch-fidelity's ``isc_features_to_metric`` on the unbiased Inception logits, 10 splits). Keys: ``is``/``is_std``
-with Inception; in the evaluator's class space (its softmax over the dataset's classes; stacked MNIST: the
-product of the per-channel softmaxes over 1000 classes) ``classifier_score``/``classifier_score_std``. Either
+with Inception; with the evaluator's softmax over its classes (stacked MNIST: the product of the per-channel
+softmaxes over the 1000 modes) ``classifier_score``/``classifier_score_std``. Either
 way ``is_feature_space`` names the space. No real data is involved.
 """
 from __future__ import annotations

@@ -6,7 +6,8 @@ some generated k-NN ball B(g_j, NN_k(g_j)), k = 3, with up to ``max_real`` (10k)
 against the generated set. The complementary group is reported too (Dia-GAN computes both): a large gap means
 the generator covers the majority but not the minority. Keys: ``partial_recall_<group>`` and
 ``partial_recall_<complement>`` (e.g. ``partial_recall_minority`` / ``partial_recall_majority``), plus
-``partial_recall_feature_space`` and ``partial_recall_sizes``.
+``partial_recall_feature_space`` and ``partial_recall_sizes``. On a dataset without minority classes,
+``subgroup=minority`` is skipped with a ``partial_recall_note`` (so ``metrics=images`` also runs on balanced sets).
 """
 from __future__ import annotations
 

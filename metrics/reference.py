@@ -228,14 +228,16 @@ def real_statistic(space, ref: ReferenceSet, kind: str, compute, cache_dir: str 
 
 
 def _atomic_savez(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
         with os.fdopen(fd, "wb") as fh:
             np.savez(fh, **arrays)
         os.replace(tmp, path)
-    except OSError:  # a read-only cache is not an error: the statistic is kept in memory
-        pass
+    except OSError:  # a read-only or full cache is not an error: the statistic is kept in memory
+        if tmp is not None and os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 def clear_real_cache() -> None:

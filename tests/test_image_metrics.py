@@ -158,6 +158,11 @@ def test_reference_statistics_are_cached_on_disk_and_reused(tmp_path):
     second = FID(reference="train", cache_dir=str(tmp_path))(fake, data)
     assert ev.calls["features"] == 100  # only the generated images: the real statistics came from disk
     assert second["fcd"] == pytest.approx(first["fcd"], rel=1e-12)
+    cached = next(tmp_path.glob("fid_stats-*.npz"))
+    cached.write_bytes(b"truncated")  # a corrupt file is recomputed and replaced, never half-used
+    reference.clear_real_cache()
+    assert FID(reference="train", cache_dir=str(tmp_path))(fake, data)["fcd"] == pytest.approx(first["fcd"], rel=1e-12)
+    assert cached.stat().st_size > 1000
     with torch.no_grad():  # other weights, other file
         ev.head.weight.zero_()
         ev.body[0].weight.mul_(2)
