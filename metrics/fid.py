@@ -10,15 +10,13 @@ computed once and cached (memory and disk).
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from engine.errors import require
-from metrics.image_base import SpaceMetric, check_int, finite_outputs
-from metrics.reference import REFERENCES, real_statistic, reference_set
+from metrics.image_base import SpaceMetric, check_cache_dir, check_int, check_reference, finite_outputs
+from metrics.reference import real_statistic, reference_set
 
 __all__ = ["FID", "frechet_distance", "frechet_distance_to_reference", "gaussian_statistics", "reference_statistics"]
 
@@ -104,12 +102,9 @@ class FID(SpaceMetric):
                  evaluator: Any = None, per_channel: bool | str = "auto", inception_weights: str | None = None,
                  batch_size: int | None = None, cache_dir: str | bool | None = None, seed: int = 0) -> None:
         super().__init__(feature_space, evaluator, per_channel, inception_weights, batch_size)
-        require(reference in REFERENCES, f"metrics: fid.reference must be one of {REFERENCES}, got {reference!r}")
-        self.reference = reference
+        self.reference = check_reference(reference, "fid")
         self.reference_size = check_int(reference_size, "fid.reference_size", 2, optional=True)
-        require(cache_dir is None or cache_dir is False or isinstance(cache_dir, (str, Path)),
-                f"metrics: cache_dir must be a folder, null (default folder) or false (memory only), got {cache_dir!r}")
-        self.cache_dir = cache_dir
+        self.cache_dir = check_cache_dir(cache_dir)
         self.seed = check_int(seed, "fid.seed", 0)
 
     def __repr__(self) -> str:

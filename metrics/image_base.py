@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numbers
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -9,8 +10,10 @@ import torch
 
 from engine.errors import ConfigError, require
 from metrics.feature_spaces import FEATURE_SPACES, fake_outputs, select_space
+from metrics.reference import REFERENCES
 
-__all__ = ["ImageMetric", "SpaceMetric", "check_int", "check_positive", "finite_outputs"]
+__all__ = ["ImageMetric", "SpaceMetric", "check_cache_dir", "check_int", "check_positive", "check_reference",
+           "finite_outputs"]
 
 
 def _is_int(value: Any) -> bool:
@@ -30,6 +33,17 @@ def check_positive(value: Any, name: str, *, allow_zero: bool = False) -> float:
     require(ok and (value >= 0 if allow_zero else value > 0),
             f"metrics: {name} must be a finite number {'>=' if allow_zero else '>'} 0, got {value!r}")
     return float(value)
+
+
+def check_cache_dir(value: Any) -> str | bool | None:
+    require(value is None or value is False or isinstance(value, (str, Path)),
+            f"metrics: cache_dir must be a folder, null (the default folder) or false (memory only), got {value!r}")
+    return value
+
+
+def check_reference(value: Any, name: str) -> str:
+    require(value in REFERENCES, f"metrics: {name}.reference must be one of {REFERENCES}, got {value!r}")
+    return value
 
 
 def check_per_channel(value: Any) -> bool | str:

@@ -8,20 +8,14 @@ The subset size shrinks to the smaller set when either has fewer images (stated 
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import torch
 
-from engine.errors import require
-from metrics.image_base import SpaceMetric, check_int, finite_outputs
-from metrics.reference import REFERENCES, real_statistic, reference_set
+from metrics.image_base import SpaceMetric, check_cache_dir, check_int, check_reference, finite_outputs
+from metrics.reference import real_features, reference_set
 
 __all__ = ["KID"]
-
-
-def _features(feats: torch.Tensor, weights) -> dict:
-    return {"features": feats.float().numpy()}
 
 
 class KID(SpaceMetric):
@@ -34,14 +28,11 @@ class KID(SpaceMetric):
                  per_channel: bool | str = "auto", inception_weights: str | None = None,
                  batch_size: int | None = None, cache_dir: str | bool | None = None, seed: int = 2020) -> None:
         super().__init__(feature_space, evaluator, per_channel, inception_weights, batch_size)
-        require(reference in REFERENCES, f"metrics: kid.reference must be one of {REFERENCES}, got {reference!r}")
-        self.reference = reference
+        self.reference = check_reference(reference, "kid")
         self.reference_size = check_int(reference_size, "kid.reference_size", 2, optional=True)
         self.subsets = check_int(subsets, "kid.subsets", 1)
         self.subset_size = check_int(subset_size, "kid.subset_size", 2)
-        require(cache_dir is None or cache_dir is False or isinstance(cache_dir, (str, Path)),
-                f"metrics: cache_dir must be a folder, null or false, got {cache_dir!r}")
-        self.cache_dir = cache_dir
+        self.cache_dir = check_cache_dir(cache_dir)
         self.seed = check_int(seed, "kid.seed", 0)
 
     def __repr__(self) -> str:
@@ -55,7 +46,7 @@ class KID(SpaceMetric):
         space = self.space(data)
         key = "kid" if space.name == "inception-v3-compat" else "kcd"
         ref = reference_set(data, self.reference, self.reference_size, self.seed, weighted=False)
-        real = torch.from_numpy(real_statistic(space, ref, "features", _features, self.cache_dir)["features"])
+        real = real_features(space, ref, self.cache_dir)
         gen = finite_outputs(space, fake, finite).float()
         size = min(self.subset_size, gen.shape[0], real.shape[0])
         out: dict[str, Any] = {"kid_feature_space": space.name,

@@ -11,22 +11,17 @@ the generator covers the majority but not the minority. Keys: ``partial_recall_<
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
 from engine.errors import require
-from metrics.image_base import SpaceMetric, check_int, finite_outputs
+from metrics.image_base import SpaceMetric, check_cache_dir, check_int, finite_outputs
 from metrics.precision_recall import generated_radii, recall_against
-from metrics.reference import ReferenceSet, check_subgroup, real_statistic, subgroup_mask
+from metrics.reference import ReferenceSet, check_subgroup, real_features, subgroup_mask
 
 __all__ = ["PartialRecall"]
-
-
-def _features(feats: torch.Tensor, weights) -> dict:
-    return {"features": feats.float().numpy()}
 
 
 class PartialRecall(SpaceMetric):
@@ -44,9 +39,7 @@ class PartialRecall(SpaceMetric):
         self.max_real = check_int(max_real, "partial_recall.max_real", 1, optional=True)
         require(isinstance(complement, bool), f"metrics: partial_recall.complement must be true or false, got {complement!r}")
         self.complement = complement
-        require(cache_dir is None or cache_dir is False or isinstance(cache_dir, (str, Path)),
-                f"metrics: cache_dir must be a folder, null or false, got {cache_dir!r}")
-        self.cache_dir = cache_dir
+        self.cache_dir = check_cache_dir(cache_dir)
         self.seed = check_int(seed, "partial_recall.seed", 0)
 
     def __repr__(self) -> str:
@@ -73,7 +66,7 @@ class PartialRecall(SpaceMetric):
                 out[f"partial_recall_{label}"] = float("nan")
                 continue
             ref = ReferenceSet(data.x, idx, label, f"subgroup:{self.subgroup}:{label}:{self.max_real}:{self.seed}")
-            real = torch.from_numpy(real_statistic(space, ref, "features", _features, self.cache_dir)["features"])
+            real = real_features(space, ref, self.cache_dir)
             out[f"partial_recall_{label}"] = float(recall_against(real, gen, radii).double().mean())
         out["partial_recall_sizes"] = sizes
         return out

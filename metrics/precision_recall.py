@@ -15,7 +15,6 @@ distances are computed in float64 chunks, so 10k x 10k sets need no 800 MB dista
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,8 +22,8 @@ import torch
 
 from engine.errors import require
 from metrics.feature_spaces import derived
-from metrics.image_base import SpaceMetric, check_int, finite_outputs
-from metrics.reference import REFERENCES, real_statistic, reference_set
+from metrics.image_base import SpaceMetric, check_cache_dir, check_int, check_reference, finite_outputs
+from metrics.reference import real_features, real_statistic, reference_set
 
 __all__ = ["PrecisionRecall", "generated_radii", "kth_neighbour_distances", "prdc", "recall_against"]
 
@@ -84,10 +83,6 @@ def prdc(real: torch.Tensor, fake: torch.Tensor, k: int = 3, real_radii: torch.T
     }
 
 
-def _features(feats: torch.Tensor, weights) -> dict:
-    return {"features": feats.float().numpy()}
-
-
 def generated_radii(space, fake: torch.Tensor, finite: np.ndarray, gen: torch.Tensor, k: int) -> torch.Tensor:
     """k-NN radii of the generated features, computed once per batch for P/R/D/C and partial recall."""
     tag = "all" if finite.all() else hashlib.sha1(np.packbits(finite).tobytes()).hexdigest()
@@ -110,12 +105,9 @@ class PrecisionRecall(SpaceMetric):
                  cache_dir: str | bool | None = None, seed: int = 0) -> None:
         super().__init__(feature_space, evaluator, per_channel, inception_weights, batch_size)
         self.k = check_int(k, "precision_recall.k", 1)
-        require(reference in REFERENCES, f"metrics: precision_recall.reference must be one of {REFERENCES}, got {reference!r}")
-        self.reference = reference
+        self.reference = check_reference(reference, "precision_recall")
         self.reference_size = check_int(reference_size, "precision_recall.reference_size", 2, optional=True)
-        require(cache_dir is None or cache_dir is False or isinstance(cache_dir, (str, Path)),
-                f"metrics: cache_dir must be a folder, null or false, got {cache_dir!r}")
-        self.cache_dir = cache_dir
+        self.cache_dir = check_cache_dir(cache_dir)
         self.seed = check_int(seed, "precision_recall.seed", 0)
 
     def __repr__(self) -> str:
@@ -130,7 +122,7 @@ class PrecisionRecall(SpaceMetric):
                                "prdc_reference": f"{ref.label}, {ref.size} images; k = {self.k}"}
         if finite.sum() <= self.k or ref.size <= self.k:
             return {**{m: float("nan") for m in ("precision", "recall", "density", "coverage")}, **out}
-        real = torch.from_numpy(real_statistic(space, ref, "features", _features, self.cache_dir)["features"])
+        real = real_features(space, ref, self.cache_dir)
         real_radii = real_statistic(space, ref, f"knn{self.k}",
                                     lambda f, w: {"radii": kth_neighbour_distances(f, self.k).numpy()}, self.cache_dir)
         gen = finite_outputs(space, fake, finite)

@@ -227,6 +227,12 @@ def real_statistic(space, ref: ReferenceSet, kind: str, compute, cache_dir: str 
     return value
 
 
+def real_features(space, ref: ReferenceSet, cache_dir: str | Path | None | bool) -> torch.Tensor:
+    """The reference images' features (m, d), cached like every statistic (on disk as float32)."""
+    value = real_statistic(space, ref, "features", lambda f, w: {"features": f.float().numpy()}, cache_dir)
+    return torch.from_numpy(value["features"])
+
+
 def _atomic_savez(path: Path, arrays: dict[str, np.ndarray]) -> None:
     tmp = None
     try:
