@@ -1,10 +1,22 @@
 """Tiny image bundles and evaluators for the image-metric tests (no downloads, CPU, a few ms each)."""
 from __future__ import annotations
 
+import pytest
 import torch
 from torch import nn
 
 from datasets.base import DataBundle
+from metrics import feature_spaces, reference
+
+
+@pytest.fixture(autouse=True)
+def fresh_caches():
+    """Image-metric caches start empty in every test of a module that imports this fixture."""
+    feature_spaces.clear_caches()
+    reference.clear_real_cache()
+    yield
+    feature_spaces.clear_caches()
+    reference.clear_real_cache()
 
 
 class TinyEvaluator(nn.Module):

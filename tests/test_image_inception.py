@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from image_helpers import TinyEvaluator, image_bundle
+from image_helpers import TinyEvaluator, fresh_caches, image_bundle  # noqa: F401 (fresh_caches: autouse fixture)
 
 from engine.errors import ConfigError
-from metrics import feature_spaces, reference
+from metrics import feature_spaces
 from metrics.feature_spaces import ClassifierSpace, InceptionSpace, select_space, write_random_inception_weights
 from metrics.fid import FID
 from metrics.inception_score import InceptionScore
@@ -20,15 +20,6 @@ from metrics.precision_recall import PrecisionRecall
 @pytest.fixture(scope="module")
 def weights(tmp_path_factory):
     return write_random_inception_weights(tmp_path_factory.mktemp("inception") / "random-inception.pth", seed=0)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_caches():
-    feature_spaces.clear_caches()
-    reference.clear_real_cache()
-    yield
-    feature_spaces.clear_caches()
-    reference.clear_real_cache()
 
 
 class _Uint8RGB(torch.utils.data.Dataset):

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import scipy.linalg
 import torch
-from image_helpers import IntensityEvaluator, TinyEvaluator, image_bundle, intensity_images
+from image_helpers import (IntensityEvaluator, TinyEvaluator, fresh_caches, image_bundle,  # noqa: F401 (fixture)
+                           intensity_images)
 
 from engine.errors import ConfigError, DataError
 from metrics import feature_spaces, reference
@@ -22,15 +23,6 @@ from metrics.inception_score import InceptionScore
 from metrics.kid import KID
 from metrics.partial_recall import PartialRecall
 from metrics.precision_recall import PrecisionRecall, prdc
-
-
-@pytest.fixture(autouse=True)
-def _fresh_caches():
-    feature_spaces.clear_caches()
-    reference.clear_real_cache()
-    yield
-    feature_spaces.clear_caches()
-    reference.clear_real_cache()
 
 
 def _scipy_fid(a: np.ndarray, b: np.ndarray) -> float:
