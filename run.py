@@ -31,7 +31,7 @@ from engine.records import (config_hash, environment, is_finished, load_results,
 from engine.trainer import TrainerSettings, TrainState, fit, load_checkpoint, save_checkpoint
 from engine.validation import check_targets
 from gans.method import RunContext
-from metrics import plots
+from metrics import image_plots, plots
 
 GROUPS = ("dataset", "gan", "loss", "method", "sampler", "trainer", "logger")
 
@@ -78,6 +78,14 @@ def check_compatibility(parts: Components) -> None:
         missing = set(part.requires) - set(data.provides)
         require(not missing, f"{name} {type(part).__name__} needs {sorted(missing)} from the dataset, which "
                              f"'{data.name}' does not provide (it provides {sorted(data.provides)})")
+    for name, metric in parts.evaluator.metrics.items():
+        kinds = getattr(metric, "kinds", None)
+        require(kinds is None or data.kind in kinds,
+                f"metrics.{name} ({type(metric).__name__}) scores {'/'.join(kinds or ())} data, but dataset "
+                f"'{data.name}' is {data.kind} data; use metrics=toy for mixtures and metrics=images for images")
+        missing = set(getattr(metric, "requires", ())) - set(data.provides)
+        require(not missing, f"metrics.{name} ({type(metric).__name__}) needs {sorted(missing)} from the dataset, "
+                             f"which '{data.name}' does not provide (it provides {sorted(data.provides)})")
     method.check(trainer)
 
 
@@ -123,7 +131,7 @@ def execute(cfg: DictConfig, choices: dict[str, str], run_dir: Path) -> list[dic
     evaluator = parts.evaluator
 
     def evaluate(step: int) -> float | None:
-        results, _, _ = evaluator(method, data, _eval_generator(device, cfg.seed, step))
+        results, _, _ = evaluator(method, data, _eval_generator(device, cfg.seed, step), final=False)
         state.history.append({"step": step, "metrics": [_scalars(r) for r in results]})
         logger.log(flatten_replica_metrics(results, seeds), step=step)
         return evaluator.key_value(results)
@@ -168,10 +176,16 @@ def _scalars(metrics: dict) -> dict:
 
 
 def _plots(cfg, run_dir: Path, data, method, fake, results, seeds) -> dict[str, Path]:
-    """Figures for the first ``plots.replicas`` replicas of a toy run."""
-    if not cfg.plots.enabled or data.kind != "toy":
+    """Figures for the first ``plots.replicas`` replicas: toy scatter/mode/weight plots, image grids/histograms."""
+    if not cfg.plots.enabled or data.kind not in ("toy", "image"):
         return {}
     images: dict[str, Path] = {}
+    if data.kind == "image":
+        for r in range(min(int(cfg.plots.replicas), len(seeds))):
+            title = f"{cfg.experiment_name} | {data.name} | seed {seeds[r]}"
+            images.update(image_plots.image_figures(Path(run_dir) / "plots", data, fake[r], results[r], title,
+                                                    f"seed{seeds[r]}"))
+        return images
     probabilities = method.sampler.probabilities(method)
     for r in range(min(int(cfg.plots.replicas), len(seeds))):
         title = f"{cfg.experiment_name} | {data.name} | seed {seeds[r]}"

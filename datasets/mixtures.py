@@ -176,6 +176,7 @@ class GaussianMixture(DatasetSpec):
         require(bool(np.isfinite(c).all()), "dataset.centers must be finite numbers")
         k, d = c.shape
         self.num_modes, self.dim = k, d
+        self.sample_shape = (d,)
 
         # -- covariances: exactly one of std / covariances
         require((std is None) != (covariances is None),

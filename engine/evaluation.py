@@ -15,7 +15,12 @@ from engine.errors import require
 
 class Evaluator:
     """Built from the ``metrics`` config: ``n_samples``, ``key_metric`` and any number of metric nodes
-    (mappings with a ``_target_``), each a callable ``metric(fake (N, ...), data) -> dict``."""
+    (mappings with a ``_target_``), each a callable ``metric(fake (N, ...), data) -> dict``.
+
+    Optional metric attributes: ``n_samples`` (int) asks for that many generated samples instead of
+    ``metrics.n_samples`` (the evaluation draws the largest request once and gives every metric the first
+    ones it asked for); ``final_only`` (bool) skips the metric at periodic evaluations.
+    """
 
     def __init__(self, cfg: DictConfig):
         self.n_samples = int(cfg.n_samples)
@@ -31,17 +36,26 @@ class Evaluator:
             if hasattr(metric, "prepare"):
                 metric.prepare(data)
 
-    def __call__(self, method, data: DataBundle, generator: torch.Generator) -> tuple[list[dict[str, Any]], torch.Tensor, float]:
-        """Per-replica metric dicts, the generated samples (S, N, ...) and the seconds it took."""
+    def __call__(self, method, data: DataBundle, generator: torch.Generator,
+                 final: bool = True) -> tuple[list[dict[str, Any]], torch.Tensor, float]:
+        """Per-replica metric dicts, the generated samples (S, metrics.n_samples, ...) and the seconds it took.
+
+        ``final=False`` (periodic evaluations) skips the metrics marked ``final_only``."""
         start = time.perf_counter()
-        fake = method.generate(self.n_samples, generator=generator)
+        active = [m for m in self.metrics.values() if final or not getattr(m, "final_only", False)]
+        wanted = [self._samples_for(m) for m in active]
+        fake = method.generate(max([self.n_samples, *wanted]), generator=generator)
         results = []
         for replica_samples in fake:
             metrics: dict[str, Any] = {}
-            for metric in self.metrics.values():
-                metrics.update(metric(replica_samples, data))
+            for metric, n in zip(active, wanted):
+                metrics.update(metric(replica_samples if n == replica_samples.shape[0] else replica_samples[:n], data))
             results.append(metrics)
-        return results, fake, time.perf_counter() - start
+        return results, fake[:, : self.n_samples], time.perf_counter() - start
+
+    def _samples_for(self, metric) -> int:
+        n = getattr(metric, "n_samples", None)
+        return self.n_samples if n is None else int(n)
 
     def key_value(self, results: list[dict[str, Any]]) -> float | None:
         """Mean of the key metric over replicas (for the progress bar), if configured."""

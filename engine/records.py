@@ -17,7 +17,8 @@ RESULTS_FILE = "results.json"
 # Settings that do not change a run's numbers: excluded from the config hash, so changing them neither
 # re-runs finished work nor invalidates a checkpoint.
 NON_RESULT_KEYS = (
-    "logger", "plots", "data.root", "dataset.root", "dataset.download", "trainer.device", "trainer.progress",
+    "logger", "plots", "data.root", "dataset.root", "dataset.download", "metrics.inception_weights",
+    "metrics.*.inception_weights", "metrics.cache_dir", "metrics.*.cache_dir", "trainer.device", "trainer.progress",
     "trainer.threads", "trainer.eval_every", "trainer.ckpt_every", "trainer.check_every",
 )
 # ...and additionally the seeds: runs that differ only in these are the same setting (one "variant").
@@ -28,10 +29,16 @@ EVAL_KEYS = ("metrics",)
 
 
 def _drop(cfg: dict, dotted: str) -> None:
-    """Remove a dotted key; parents left empty are removed too (a config that only adds such keys hashes
-    like one without them)."""
+    """Remove a dotted key (a ``*`` segment matches every child); parents left empty are removed too (a
+    config that only adds such keys hashes like one without them)."""
     key, _, rest = dotted.partition(".")
-    if not isinstance(cfg, dict) or key not in cfg:
+    if not isinstance(cfg, dict):
+        return
+    if key == "*":
+        for child in list(cfg):
+            _drop(cfg, f"{child}.{rest}")
+        return
+    if key not in cfg:
         return
     if not rest:
         cfg.pop(key)

@@ -15,9 +15,7 @@ GROUPS = ["dataset", "gan", "loss", "method", "sampler", "trainer", "metrics", "
 
 
 # Configs that compose files another branch adds (the lead merges them): checked here once the file exists.
-PENDING = {("method", "rls_bures_class"): "conf/method/bures.yaml",
-           ("experiment", "rls_mnist012"): "conf/metrics/images.yaml",
-           ("experiment", "rls_mnist"): "conf/metrics/images.yaml"}
+PENDING = {("method", "rls_bures_class"): "conf/method/bures.yaml"}
 
 
 def _options(group):
@@ -111,3 +109,14 @@ def test_cli_errors_are_fast_and_name_the_problem(args, expected, tmp_path):
     assert elapsed < 30  # includes interpreter start-up and imports
     if args[0].startswith("dataset="):
         assert "ring" in proc.stderr and "grid" in proc.stderr  # the valid choices are listed
+
+
+def test_mlp_refuses_data_of_the_wrong_shape():
+    from gans.mlp import MLPGAN
+
+    with pytest.raises(ConfigError, match="flat vectors"):
+        MLPGAN().check_data("toy", (1, 28, 28))
+    with pytest.raises(ConfigError, match="models"):
+        MLPGAN().check_data("image", (2,))
+    cfg, _ = compose_run(["dataset=cube3d"])
+    assert run.build_components(cfg).dataset.sample_shape == (3,)

@@ -7,7 +7,7 @@ from conftest import QUICK, compose_run
 from engine.errors import ConfigError
 from gans.dcgan import DCGAN28, DCGAN32
 from gans.layers import seeded_generators
-from image_helpers import TINY_EVALUATOR, shared_root
+from data_helpers import TINY_EVALUATOR, shared_root
 
 
 @pytest.mark.parametrize("spec, shape, feature_dim", [(DCGAN28(), (1, 28, 28), 2048), (DCGAN28(), (3, 28, 28), 2048),

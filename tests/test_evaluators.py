@@ -5,7 +5,7 @@ from hydra.utils import instantiate
 
 from conftest import compose_run
 from engine.errors import DataError
-from image_helpers import TINY_EVALUATOR, shared_root, write_celeba, write_cifar10
+from data_helpers import TINY_EVALUATOR, shared_root, write_celeba, write_cifar10
 from metrics import evaluators
 from metrics.evaluators import base as ev_base
 from metrics.evaluators.networks import MNISTCNN, CIFARResNet

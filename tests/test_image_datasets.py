@@ -7,7 +7,7 @@ from conftest import compose_run
 from datasets import sources
 from datasets.images import ClassImageDataset, convert_channels, resize_images
 from engine.errors import ConfigError
-from image_helpers import shared_root, write_celeba, write_cifar10, write_mnist_like
+from data_helpers import shared_root, write_celeba, write_cifar10, write_mnist_like
 
 
 def load(name, *overrides, root=None):

@@ -11,7 +11,7 @@ import run
 from conftest import QUICK, compose_run
 from datasets import sources
 from engine.errors import ConfigError, DataError
-from image_helpers import md5, write_celeba, write_cifar10, write_mnist_like
+from data_helpers import md5, write_celeba, write_cifar10, write_mnist_like
 
 
 def test_missing_mnist_offline_names_the_download_command(tmp_path):

@@ -23,6 +23,8 @@ def test_hashes_ignore_what_does_not_change_results():
     assert config_hash(_with(logger={"mode": "online"})) == h
     assert config_hash(_with(data__root="/somewhere/else")) == h  # a machine path, and its empty parent
     assert config_hash(_with(trainer__steps=6)) != h
+    paths = _with(metrics__inception_weights="/w.pth", metrics__fid={"inception_weights": "/w.pth", "k": 3})
+    assert config_hash(paths) == config_hash(_with(metrics__fid={"k": 3}))
 
 
 def test_variant_ignores_seeds_and_training_hash_ignores_metrics():

@@ -5,7 +5,7 @@ from hydra.utils import instantiate
 
 import run
 from conftest import QUICK, ROOT, compose_run
-from image_helpers import TINY_EVALUATOR, shared_root
+from data_helpers import TINY_EVALUATOR, shared_root
 from samplers import rls_class
 from samplers.leverage import rls_from_features
 
