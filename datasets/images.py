@@ -11,7 +11,9 @@ Every spec is config-driven (``conf/dataset/*.yaml``; ratios, classes and sizes 
   caches of derived features key on it);
 - ``evaluator`` (the evaluator spec of the dataset's ``evaluator`` config, or None) and ``evaluator_class_map``
   (evaluator class -> dataset class, -1 for evaluator classes outside the dataset; see ``metrics.evaluators``);
-- ``positive_indices`` / ``negative_indices`` where a positive/negative split is defined (Rumi-GAN; may overlap).
+- ``positive_indices`` / ``negative_indices`` where a positive/negative split is defined (Rumi-GAN; may overlap);
+- ``subgroups``: boolean masks over the samples for the image metrics' ``subgroup`` field (partial recall, RE):
+  ``positive`` / ``negative`` for those splits, and every CelebA attribute by its name.
 
 Class proportions are exact: counts proportional to the configured weights (largest-remainder rounding), the
 largest such set the source allows unless ``n`` is given; which images of a class are kept is drawn with
@@ -187,6 +189,14 @@ class ImageDatasetBase(DatasetSpec):
         extra = {"class_names": list(class_names), "class_counts": counts, "base": self.base, "source": self.source,
                  "split": self.split, "root": self.root, "download": self.download, "evaluator": self.evaluator,
                  "evaluator_class_map": class_map, "data_seed": self.data_seed, **extra}
+        subgroups = dict(extra.get("subgroups") or {})  # boolean masks for partial recall / RE (metrics.reference)
+        if "positive_indices" in extra:
+            for part in ("positive", "negative"):  # the two may overlap (Rumi's overlapping sets)
+                mask = torch.zeros(labels.numel(), dtype=torch.bool)
+                mask[extra[f"{part}_indices"]] = True
+                subgroups[part] = mask
+        if subgroups:
+            extra["subgroups"] = subgroups
         return DataBundle(name=self.name, kind="image", x=x.contiguous(), labels=labels, num_modes=num_classes,
                           observed_weights=observed.float(), target_weights=target.float(),
                           minority=tuple(sorted(int(m) for m in minority)),
@@ -576,7 +586,9 @@ class CelebA(ImageDatasetBase):
         indices = torch.cat(keep)
         indices = indices[torch.randperm(indices.numel(), generator=gen)]
         labels = y[indices]
-        extra: dict[str, Any] = {"attributes": data["attributes"][indices], "attribute_names": names,
+        attributes = data["attributes"][indices]
+        extra: dict[str, Any] = {"attributes": attributes, "attribute_names": names,
+                                 "subgroups": {n: attributes[:, j].bool() for j, n in enumerate(names)},
                                  "attribute": self.attribute, "indices": indices, "source_labels": labels.clone(),
                                  "fingerprint": self._fingerprint(
                                      sources.source_fingerprint("celeba", self.source, self.split), indices,

@@ -78,10 +78,12 @@ def test_dataset_evaluator_and_class_mapping():
     pred = ev.predict(data.x[:200])
     expected = torch.where(pred <= 2, pred, torch.full_like(pred, -1))
     assert torch.equal(labels, expected)
-    counts, other = evaluators.class_histogram(data, data.x)
-    assert sum(counts) + other == data.n and counts[0] > 400
-    assert evaluators.kl_to_target([10, 10, 10], [1 / 3] * 3) == pytest.approx(0.0)
-    assert evaluators.kl_to_target([20, 0], [0.5, 0.5]) == pytest.approx(torch.log(torch.tensor(2.0)).item())
+    # the image metrics find the same evaluator through data.extra['evaluator'] and use its class map
+    from metrics.class_counts import ClassCounts
+
+    out = ClassCounts()(data.as_float(data.x), data)
+    assert out["evaluator"] == "mnist_cnn" and out["evaluator_accuracy"] == pytest.approx(ev.accuracy)
+    assert sum(out["class_counts"]) + out["other_count"] == data.n and out["class_counts"][0] > 400
 
 
 def test_stacked_evaluator_combines_the_channels():
@@ -103,6 +105,11 @@ def test_stacked_evaluator_combines_the_channels():
     assert stacked.predict(x).tolist() == [59] * 4
     assert stacked.logits(x).argmax(1).tolist() == [59] * 4 and stacked.logits(x).shape == (4, 1000)
     assert stacked.features(x).shape == (4, 6) and stacked.mode_accuracy == pytest.approx(0.99 ** 3)
+    # the image metrics' per-channel mode feeds one channel at a time and combines the digits the same way
+    from metrics.feature_spaces import ClassifierSpace
+
+    joint = ClassifierSpace(stacked, per_channel=True).compute(x, ["logits"])["logits"]
+    assert joint.argmax(1).tolist() == [59] * 4 and stacked.logits(x[:, :1]).shape == (4, 10)
 
 
 def test_colour_rule_on_colored_mnist():
@@ -139,3 +146,7 @@ def test_celeba_attribute_classifier_small_on_test_files(tmp_path, monkeypatch):
     assert ev.info["per_attribute"] is not None and 0 <= ev.info["balanced_accuracy"] <= 1
     labels = evaluators.dataset_labels(data, data.x)
     assert labels.shape == (data.n,) and set(labels.tolist()) <= {0, 1}
+    view = data.extra["evaluator"](data)  # what the image metrics use: the dataset attribute as two classes
+    assert isinstance(view, evaluators.AttributeView) and view.logits(data.x[:3]).shape == (3, 2)
+    names = data.extra["attribute_names"]
+    assert torch.equal(data.extra["subgroups"]["Male"], data.extra["attributes"][:, names.index("Male")].bool())

@@ -2,13 +2,13 @@
 
 See :mod:`metrics.evaluators.base` for the interface: ``evaluator_for(data)`` returns an object with ``name``,
 ``accuracy``, ``num_classes``, ``feature_dim``, ``features(x)``, ``logits(x)``, ``predict(x)``;
-``dataset_labels(data, x)`` maps predictions to the dataset's classes.
+``dataset_labels(data, x)`` maps predictions to the dataset's classes. A dataset's spec (``data.extra["evaluator"]``)
+is callable, ``spec(data) -> evaluator``, which is how the image metrics (``metrics.feature_spaces``) find it.
 """
-from metrics.evaluators.base import (ClassifierSpec, ColourEvaluator, ColourRuleSpec, EvaluatorSpec,
-                                     StackedEvaluator, StackedMNISTSpec, TrainedEvaluator, class_histogram,
-                                     clear_memo, dataset_labels, evaluator_for, kl_to_target, prepare,
-                                     to_model_input)
+from metrics.evaluators.base import (AttributeView, ClassifierSpec, ColourEvaluator, ColourRuleSpec, EvaluatorSpec,
+                                     StackedEvaluator, StackedMNISTSpec, TrainedEvaluator, clear_memo,
+                                     dataset_labels, evaluator_for, to_model_input)
 
-__all__ = ["ClassifierSpec", "ColourEvaluator", "ColourRuleSpec", "EvaluatorSpec", "StackedEvaluator",
-           "StackedMNISTSpec", "TrainedEvaluator", "class_histogram", "clear_memo", "dataset_labels",
-           "evaluator_for", "kl_to_target", "prepare", "to_model_input"]
+__all__ = ["AttributeView", "ClassifierSpec", "ColourEvaluator", "ColourRuleSpec", "EvaluatorSpec",
+           "StackedEvaluator", "StackedMNISTSpec", "TrainedEvaluator", "clear_memo", "dataset_labels",
+           "evaluator_for", "to_model_input"]

@@ -106,6 +106,8 @@ class TrainedEvaluator:
 
 class StackedEvaluator:
     """Stacked MNIST: the digit evaluator applied to each colour channel. ``predict`` = 100·d_R + 10·d_G + d_B;
+    a one-channel input is one digit (the image metrics' ``per_channel`` mode classifies channels one at a time and
+    combines them the same way);
     ``logits`` = log p(d_R) + log p(d_G) + log p(d_B) over the 1,000 modes; ``features`` = the three per-channel
     feature vectors concatenated (3·d). ``accuracy`` is the digit evaluator's (per channel); ``mode_accuracy`` =
     accuracy³ estimates the share of correctly identified modes."""
@@ -125,14 +127,26 @@ class StackedEvaluator:
     def _channels(self, x):
         return [x[:, c:c + 1] for c in range(3)]
 
+    @property
+    def fingerprint(self) -> str | None:
+        digit = getattr(self.digit, "fingerprint", None)
+        return f"stacked:{digit}" if digit else None
+
+
     def features(self, x):
+        if x.shape[1] == 1:  # one channel (the image metrics' per_channel mode): the digit's features
+            return self.digit.features(x)
         return torch.cat([self.digit.features(xc) for xc in self._channels(x)], dim=1)
 
     def logits(self, x):
+        if x.shape[1] == 1:  # one channel: the digit's 10 logits (the metrics combine the channels themselves)
+            return self.digit.logits(x)
         lp = [torch.log_softmax(self.digit.logits(xc), 1) for xc in self._channels(x)]
         return (lp[0][:, :, None, None] + lp[1][:, None, :, None] + lp[2][:, None, None, :]).reshape(x.shape[0], 1000)
 
     def predict(self, x):
+        if x.shape[1] == 1:
+            return self.digit.predict(x)
         d = [self.digit.predict(xc) for xc in self._channels(x)]
         return 100 * d[0] + 10 * d[1] + d[2]
 
@@ -150,6 +164,7 @@ class ColourEvaluator:
         self.feature_dim = 3
         self.class_names = ["red", "green"]
         self.info = {}
+        self.fingerprint = f"{name}:{self.channels}"  # a fixed rule: no weights
 
     def _means(self, x):
         x = x.float().div(255.0) if x.dtype == torch.uint8 else (x.float() + 1) / 2
@@ -165,6 +180,35 @@ class ColourEvaluator:
         return self.logits(x).argmax(1)
 
 
+class AttributeView:
+    """One attribute of a multi-label evaluator as a two-class evaluator (class 1 = has it), for the image metrics:
+    ``logits`` = (0, l_a), so that argmax = [sigmoid(l_a) > 0.5]; ``features`` are the network's."""
+
+    multilabel = False
+    num_classes = 2
+
+    def __init__(self, evaluator: TrainedEvaluator, attribute: str):
+        require(attribute in evaluator.class_names,
+                f"evaluator {evaluator.name} does not predict the dataset attribute {attribute!r} "
+                f"(it predicts {evaluator.class_names}); add it to dataset.evaluator.attributes")
+        self.evaluator, self.column = evaluator, evaluator.class_names.index(attribute)
+        self.name = f"{evaluator.name}[{attribute}]"
+        self.accuracy = float((evaluator.info.get("per_attribute") or [evaluator.accuracy] * (self.column + 1))[self.column])
+        self.feature_dim, self.class_names = evaluator.feature_dim, [f"not {attribute}", attribute]
+        self.device, self.info = evaluator.device, evaluator.info
+        self.fingerprint = f"{getattr(evaluator, 'fingerprint', evaluator.name)}[{attribute}]"
+
+    def features(self, x):
+        return self.evaluator.features(x)
+
+    def logits(self, x):
+        a = self.evaluator.logits(x)[:, self.column]
+        return torch.stack([torch.zeros_like(a), a], dim=1)
+
+    def predict(self, x):
+        return self.logits(x).argmax(1)
+
+
 # ----------------------------------------------------------------------------------------------------- specs
 class EvaluatorSpec:
     """Base of the ``evaluator`` config group: ``load(data)`` -> a ready evaluator (floor checked)."""
@@ -173,6 +217,15 @@ class EvaluatorSpec:
 
     def load(self, data, device: torch.device | str | None = None):  # pragma: no cover - interface
         raise NotImplementedError
+
+    def __call__(self, data):
+        """The evaluator the image metrics use for ``data`` (``metrics.feature_spaces.resolve_evaluator`` calls
+        the spec found in ``data.extra["evaluator"]``): the loaded network, or for a multi-label one the
+        dataset's attribute as two classes (:class:`AttributeView`)."""
+        evaluator = self.load(data)
+        if getattr(evaluator, "multilabel", False):
+            return AttributeView(evaluator, data.extra.get("attribute"))
+        return evaluator
 
     def _floor(self, floor: Any, source: str) -> float:
         f = _plain(floor)
@@ -308,6 +361,7 @@ class ClassifierSpec(EvaluatorSpec):
         memo = (self.name, key, str(device))
         if memo not in _MEMO:
             _MEMO[memo] = self._load_or_train(source, root, download, device, key)
+            _MEMO[memo].fingerprint = f"{self.name}-{key}"  # keys the image metrics' cached real statistics
         evaluator = _MEMO[memo]
         self.check_floor(evaluator, self._floor(self.floor, source), source)
         if self.multilabel and evaluator.info.get("balanced_accuracy", 1.0) < self.balanced_floor:
@@ -505,44 +559,15 @@ def evaluator_for(data, device: torch.device | str | None = None):
     return spec.load(data, device)
 
 
-def prepare(data, device=None):
-    """Train/load the dataset's evaluator (if it has one) and check its floor -- call before training."""
-    if data.extra.get("evaluator") is not None:
-        return evaluator_for(data, device)
-    return None
+def dataset_labels(data, x: torch.Tensor) -> torch.Tensor:
+    """The dataset class of each image in ``x`` according to the dataset's evaluator, as the image metrics count
+    them (:func:`metrics.class_counts.predicted_classes`): (N,) in 0..K-1, -1 where the evaluator sees a class
+    outside the dataset (e.g. a 7 generated for 012-MNIST)."""
+    from metrics.class_counts import predicted_classes
 
-
-def dataset_labels(data, x: torch.Tensor, evaluator=None) -> torch.Tensor:
-    """The dataset class of each image in ``x`` according to the evaluator: (N,) in 0..K-1, -1 where the evaluator
-    sees a class outside the dataset (e.g. a 7 generated for 012-MNIST)."""
-    evaluator = evaluator or evaluator_for(data)
-    if evaluator.multilabel:
-        attribute = data.extra.get("attribute")
-        names = evaluator.class_names
-        require(attribute in names, f"evaluator {evaluator.name} does not predict the dataset attribute {attribute!r}")
-        return evaluator.predict(x)[:, names.index(attribute)]
-    pred = evaluator.predict(x)
-    class_map = data.extra.get("evaluator_class_map")
-    return pred if class_map is None else class_map.to(pred.device)[pred]
-
-
-def class_histogram(data, x: torch.Tensor, evaluator=None) -> tuple[list[int], int]:
-    """(counts per dataset class, count of images classified outside the dataset's classes)."""
-    labels = dataset_labels(data, x, evaluator)
-    inside = labels[labels >= 0]
-    return torch.bincount(inside, minlength=data.num_modes).tolist(), int((labels < 0).sum())
-
-
-def kl_to_target(counts: Sequence[int], target: Sequence[float]) -> float:
-    """KL(p ‖ target) in nats, p = counts / sum (terms with p = 0 are 0; a p > 0 where target = 0 gives inf)."""
-    total = float(sum(counts))
-    if total == 0:
-        return float("nan")
-    kl = 0.0
-    for c, q in zip(counts, target):
-        if c > 0:
-            kl += (c / total) * (math.log((c / total) / q) if q > 0 else math.inf)
-    return float(max(kl, 0.0))
+    spec = data.extra.get("evaluator") if data.extra else None
+    require(spec is not None, f"dataset '{data.name}' has no evaluator configured (dataset.evaluator)")
+    return torch.as_tensor(predicted_classes(spec(data).logits(x).cpu(), data))
 
 
 def clear_memo() -> None:
