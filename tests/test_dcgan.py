@@ -106,14 +106,15 @@ def test_image_gans_train_a_few_steps_through_run(tmp_path, overrides):
     assert record["status"] == "completed" and record["timing"]["steps"] == 4
     metrics = record["metrics"]
     assert sum(metrics["class_counts"]) + metrics["other_count"] == 64
-    assert not metrics["kl_classes"] < 0 and 0 <= metrics["minority_fraction"] <= 1  # nan: nothing in the classes
+    assert not metrics["kl_classes"] < 0 and 0 <= metrics["classes_covered"] <= 3  # nan: nothing in the classes
 
 
 def test_rls_discr_samples_from_sketched_discriminator_features():
     from gans.method import RunContext
 
     cfg, _ = compose_run(QUICK + ["gan=dcgan", "dataset=mnist012_unbalanced", f"data.root={shared_root()}",
-                                  "method=rls_discr", "sampler.sketch_dim=25", "sampler.gamma=1e-4"])
+                                  "metrics=mnist_classes", "method=rls_discr", "sampler.sketch_dim=25",
+                                  "sampler.gamma=1e-4"])
     parts = run.build_components(cfg)
     data = parts.dataset.load("cpu")
     ctx = RunContext(data=data, gan=parts.gan, loss=parts.loss, sampler=parts.sampler, seeds=[0], batch_size=16,

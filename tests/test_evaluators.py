@@ -150,3 +150,16 @@ def test_celeba_attribute_classifier_small_on_test_files(tmp_path, monkeypatch):
     assert isinstance(view, evaluators.AttributeView) and view.logits(data.x[:3]).shape == (3, 2)
     names = data.extra["attribute_names"]
     assert torch.equal(data.extra["subgroups"]["Male"], data.extra["attributes"][:, names.index("Male")].bool())
+
+
+def test_image_metrics_prepare_their_evaluator_before_training():
+    """Evaluator.prepare (run.py calls it before training) resolves the dataset's evaluator for every metric
+    that classifies: one below its floor stops the run there."""
+    from engine.evaluation import Evaluator
+
+    low = [o for o in TINY_EVALUATOR if not o.startswith("dataset.evaluator.floor")]
+    cfg, _ = compose_run(["dataset=mnist012_unbalanced", "metrics=images_fast", "metrics.feature_space=classifier",
+                          f"data.root={shared_root()}", *low, "dataset.evaluator.floor=0.999"])
+    data = instantiate(cfg.dataset).load()
+    with pytest.raises(DataError, match="below its floor 0.9990"):
+        Evaluator(cfg.metrics).prepare(data)
