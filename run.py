@@ -113,6 +113,7 @@ def execute(cfg: DictConfig, choices: dict[str, str], run_dir: Path) -> list[dic
 
     t0 = time.perf_counter()
     data = parts.dataset.load(device)
+    parts.evaluator.prepare(data)  # metrics' helper networks (e.g. a class evaluator) before training
     generator = torch.Generator(device).manual_seed(int(cfg.seed))
     ctx = RunContext(data=data, gan=parts.gan, loss=parts.loss, sampler=parts.sampler, seeds=seeds,
                      batch_size=settings.batch_size, steps=settings.steps, device=device, generator=generator,

@@ -29,6 +29,13 @@ class Evaluator:
         self.metrics = {name: instantiate(node) for name, node in cfg.items()
                         if isinstance(node, DictConfig) and "_target_" in node}
 
+    def prepare(self, data: DataBundle) -> None:
+        """Before training: let metrics that need trained helpers (an evaluator network) build or load them now,
+        so that a missing or failing helper stops the run before hours of training, not after."""
+        for metric in self.metrics.values():
+            if hasattr(metric, "prepare"):
+                metric.prepare(data)
+
     def __call__(self, method, data: DataBundle, generator: torch.Generator,
                  final: bool = True) -> tuple[list[dict[str, Any]], torch.Tensor, float]:
         """Per-replica metric dicts, the generated samples (S, metrics.n_samples, ...) and the seconds it took.

@@ -17,9 +17,9 @@ RESULTS_FILE = "results.json"
 # Settings that do not change a run's numbers: excluded from the config hash, so changing them neither
 # re-runs finished work nor invalidates a checkpoint.
 NON_RESULT_KEYS = (
-    "logger", "plots", "data.root", "metrics.inception_weights", "metrics.*.inception_weights",
-    "metrics.cache_dir", "metrics.*.cache_dir", "trainer.device", "trainer.progress", "trainer.threads", "trainer.eval_every",
-    "trainer.ckpt_every", "trainer.check_every",
+    "logger", "plots", "data.root", "dataset.root", "dataset.download", "metrics.inception_weights",
+    "metrics.*.inception_weights", "metrics.cache_dir", "metrics.*.cache_dir", "trainer.device", "trainer.progress",
+    "trainer.threads", "trainer.eval_every", "trainer.ckpt_every", "trainer.check_every",
 )
 # ...and additionally the seeds: runs that differ only in these are the same setting (one "variant").
 SEED_KEYS = ("seed", "trainer.replicas")

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from engine.errors import ConfigError, require
-from metrics.feature_spaces import FEATURE_SPACES, fake_outputs, select_space
+from metrics.feature_spaces import FEATURE_SPACES, classifier_space, fake_outputs, select_space
 from metrics.reference import REFERENCES
 
 __all__ = ["ImageMetric", "SpaceMetric", "check_cache_dir", "check_int", "check_positive", "check_reference",
@@ -65,6 +65,13 @@ class ImageMetric:
     requires: frozenset[str] = frozenset()  # dataset metadata it needs (DatasetSpec.provides)
     label = "image metric"
 
+    def prepare(self, data) -> None:
+        """Called once before training (``engine.evaluation.Evaluator.prepare``): build or load the evaluator this
+        metric classifies with (the suite trains it on first use), so that a missing evaluator or one below its
+        accuracy floor stops the run before training rather than after."""
+        if hasattr(self, "evaluator"):
+            classifier_space(data, self.evaluator, getattr(self, "per_channel", "auto"))
+
     def check_images(self, fake: torch.Tensor, data) -> tuple[torch.Tensor, np.ndarray]:
         """Validate the generated batch; return it with the mask of its finite images (numpy bool, (N,))."""
         if not isinstance(fake, torch.Tensor):
@@ -107,6 +114,9 @@ class SpaceMetric(ImageMetric):
         self.per_channel = check_per_channel(per_channel)
         self.inception_weights = inception_weights
         self.batch_size = check_int(batch_size, "batch_size", 1, optional=True)
+
+    def prepare(self, data) -> None:
+        self.space(data)  # Inception (nothing to build) or the classifier (built now)
 
     def space(self, data):
         return select_space(self.feature_space, data, evaluator=self.evaluator, per_channel=self.per_channel,

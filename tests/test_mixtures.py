@@ -251,7 +251,15 @@ def test_every_dataset_yaml_is_shipped():
     assert EXPECTED_YAMLS <= names
 
 
-@pytest.mark.parametrize("path", sorted(glob.glob(os.path.join(CONF, "*.yaml"))), ids=os.path.basename)
+MIXTURE_YAMLS = sorted(p for p in glob.glob(os.path.join(CONF, "*.yaml"))
+                       if str(OmegaConf.load(p).get("_target_", "")).startswith("datasets.mixtures."))
+
+
+def test_toy_yamls_are_found():
+    assert {os.path.splitext(os.path.basename(p))[0] for p in MIXTURE_YAMLS} >= EXPECTED_YAMLS
+
+
+@pytest.mark.parametrize("path", MIXTURE_YAMLS, ids=os.path.basename)
 def test_every_yaml_instantiates_and_loads_consistently(path):
     cfg = OmegaConf.load(path)
     assert str(cfg._target_).startswith("datasets.mixtures.")
