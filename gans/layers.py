@@ -86,6 +86,8 @@ class ReplicatedMLP(nn.Module):
         self.act = ACTIVATIONS[activation]
         self.layers = nn.ModuleList(
             ReplicatedLinear(i, o, generators, init) for i, o in zip(dims[:-1], dims[1:]))
+        # A plain tuple for the step loop: slicing a ModuleList builds a new module on every call.
+        self._layer_tuple = tuple(self.layers)
 
     @property
     def replicas(self) -> int:
@@ -93,6 +95,6 @@ class ReplicatedMLP(nn.Module):
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         features = x
-        for layer in self.layers[:-1]:
+        for layer in self._layer_tuple[:-1]:
             features = self.act(layer(features))
-        return self.layers[-1](features), features
+        return self._layer_tuple[-1](features), features
