@@ -78,6 +78,11 @@ def check_compatibility(parts: Components) -> None:
         missing = set(part.requires) - set(data.provides)
         require(not missing, f"{name} {type(part).__name__} needs {sorted(missing)} from the dataset, which "
                              f"'{data.name}' does not provide (it provides {sorted(data.provides)})")
+    for key, metric in parts.evaluator.metrics.items():
+        missing = set(getattr(metric, "requires", ())) - set(data.provides)
+        require(not missing, f"metric metrics.{key} ({type(metric).__name__}) needs {sorted(missing)} from the "
+                             f"dataset, which '{data.name}' does not provide; remove it (metrics.{key}=null) or "
+                             "choose another metrics group")
     method.check(trainer)
 
 
@@ -143,6 +148,7 @@ def execute(cfg: DictConfig, choices: dict[str, str], run_dir: Path) -> list[dic
               "steps_per_second": round(state.step / max(state.train_seconds, 1e-9), 2),
               "eval_seconds": round(eval_seconds + state.eval_seconds, 3), "setup_seconds": round(setup_seconds, 3)}
     env = environment(device)
+    diagnostics = method.diagnostics()
     records = []
     for r, seed in enumerate(seeds):
         diverged_at = state.diverged_at[r] if state.diverged_at else None
@@ -151,6 +157,8 @@ def execute(cfg: DictConfig, choices: dict[str, str], run_dir: Path) -> list[dic
             "replicas": len(seeds), "group": group, "metrics": results[r], "diverged_at_step": diverged_at,
             "timing": timing, "history": [{"step": h["step"], **h["metrics"][r]} for h in state.history],
             "config": resolved, "config_hash": cfg_hash, "variant": variant, "env": env})
+        if diagnostics:
+            records[-1]["diagnostics"] = diagnostics[r]
     path = save_results(run_dir, records)
     logger.finish(summary=flatten_replica_metrics(results, seeds))
     _print_summary(records, evaluator, timing, path)
@@ -183,6 +191,9 @@ def _plots(cfg, run_dir: Path, data, method, fake, results, seeds) -> dict[str, 
             path = plots.sampling_weights(folder / f"weights_seed{seeds[r]}.png", data, probabilities[r], title)
             if path is not None:
                 images[f"weights/seed{seeds[r]}"] = path
+    shown = seeds[:min(int(cfg.plots.replicas), len(seeds))]
+    images.update(method.plots(Path(run_dir) / "plots", data, results, shown,
+                               f"{cfg.experiment_name} | {data.name}"))
     return images
 
 
