@@ -33,3 +33,15 @@ def test_a_fixed_radius_thins_the_tail():
 def test_bad_values(kwargs):
     with pytest.raises(ConfigError):
         GaussianMinority(**kwargs)
+
+
+def test_the_yaml_instantiates():
+    import os
+
+    from hydra.utils import instantiate
+    from omegaconf import OmegaConf
+
+    path = os.path.join(os.path.dirname(__file__), "..", "conf", "dataset", "gaussian_minority.yaml")
+    spec = instantiate(OmegaConf.load(path))
+    assert isinstance(spec, GaussianMinority) and spec.name == "gaussian_minority"
+    assert spec.load().n == OmegaConf.load(path).n
