@@ -1,7 +1,6 @@
 """Unrolled GAN (Metz et al., ICLR 2017) — ``method=unrolled``, a baseline of the DIW paper (Table 1).
 
-Training alternates (``trainer.update_scheme=alternating``): ``n_dis`` ordinary discriminator steps, then a
-generator step whose loss is evaluated with a *functional copy* of the discriminator unrolled ``unroll_steps`` (k)
+The generator's loss is evaluated with a *functional copy* of the discriminator unrolled ``unroll_steps`` (k)
 optimisation steps ahead, f_K(θ_G, θ_D) = f(θ_G, θ_D^K(θ_G, θ_D)), and differentiated through the unrolled updates
 (second-order terms included: ``create_graph=True``), so the generator sees how the discriminator would react.
 
@@ -12,8 +11,10 @@ optimisation steps ahead, f_K(θ_G, θ_D) = f(θ_G, θ_D^K(θ_G, θ_D)), and dif
 - All k steps use the same minibatch: the last real batch of the discriminator step and the generator's fakes
   G(z) for the z of this generator step (graph replacement in the reference implementation replays one batch).
 - The real discriminator's parameters and optimiser state are never touched by unrolling (only its ordinary steps
-  update it). The reference code computes the generator's gradient from the pre-update discriminator and applies
-  both updates together; here, as in the PyTorch ports, unrolling starts after this iteration's discriminator step.
+  update it).
+- ``trainer.update_scheme=simultaneous`` (the reference code): one real batch and one fake batch per iteration;
+  D's gradient and G's unrolled gradient are both taken from the pre-update discriminator, then both nets step.
+  ``alternating`` (the PyTorch ports): ``n_dis`` ordinary D steps, then unrolling starts from the updated D.
 """
 from __future__ import annotations
 
@@ -26,8 +27,6 @@ from gans.method import Batch, GANMethod
 
 
 class UnrolledGAN(GANMethod):
-    update_schemes = ("alternating",)
-
     def __init__(self, regularizers=None, pack: int = 1, unroll_steps: int = 5, unroll_optimizer: str = "adam"):
         super().__init__(regularizers, pack)
         require(int(unroll_steps) >= 0, f"method.unroll_steps must be >= 0, got {unroll_steps}")
@@ -80,20 +79,42 @@ class UnrolledGAN(GANMethod):
             params = updated
         return params
 
-    def generator_step(self) -> None:
-        last = self.last_batch
-        fake = self.G(self.noise(last.real.shape[1]))
-        params = self.unrolled_parameters(last.real.detach(), fake) if self.unroll_steps else dict(self.D.named_parameters())
-        if self.unroll_steps:
-            fake_out = self._d_out(params, fake)
-            batch = Batch(last.indices, last.real, fake, fake_out=fake_out)
-        else:
+    def unrolled_generator_loss(self, indices: torch.Tensor, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        """G's loss (S,) against the discriminator unrolled k steps on (real, fake) from its current state."""
+        if not self.unroll_steps:
             fake_out, fake_features = self.discriminate(fake)
-            batch = Batch(last.indices, last.real, fake, fake_out=fake_out, fake_features=fake_features)
-        loss_g = self.generator_loss(batch)
-        self.opt_g.zero_grad(set_to_none=True)
+            return self.generator_loss(Batch(indices, real, fake, fake_out=fake_out, fake_features=fake_features))
+        params = self.unrolled_parameters(real.detach(), fake)
+        return self.generator_loss(Batch(indices, real, fake, fake_out=self._d_out(params, fake)))
+
+    def _step_generator(self, loss_g: torch.Tensor) -> None:
         grads = torch.autograd.grad(loss_g.sum(), list(self.G.parameters()))
+        self.opt_g.zero_grad(set_to_none=True)
         for p, g in zip(self.G.parameters(), grads):
             p.grad = g
         self.opt_g.step()
         self.loss_g = loss_g.detach()
+
+    def generator_step(self) -> None:
+        last = self.last_batch
+        fake = self.G(self.noise(last.real.shape[1]))
+        self._step_generator(self.unrolled_generator_loss(last.indices, last.real, fake))
+
+    def simultaneous_step(self) -> None:
+        """The reference code's iteration: both gradients from the pre-update D, then both updates."""
+        indices, real = self.real_batch()
+        fake = self.G(self.noise(real.shape[1]))
+        n_real = real.shape[1] // self.pack
+        out, features = self.discriminate(torch.cat([real, fake.detach()], dim=1))
+        batch = Batch(indices, real, fake.detach(), out[:, :n_real], out[:, n_real:], features[:, :n_real],
+                      features[:, n_real:])
+        loss_d = self.discriminator_loss(batch)
+        loss_g = self.unrolled_generator_loss(indices, real, fake)  # reads D before its update
+        d_params = list(self.D.parameters())
+        grads_d = torch.autograd.grad(loss_d.sum(), d_params)
+        for p, g in zip(d_params, grads_d):
+            p.grad = g
+        self._step_generator(loss_g)
+        self.opt_d.step()
+        self.loss_d = loss_d.detach()
+        self.last_batch = batch

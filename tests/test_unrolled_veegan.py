@@ -22,7 +22,7 @@ def _method(overrides, replicas=2):
     return parts.method
 
 
-UNROLLED = ["method=unrolled", "trainer.update_scheme=alternating"]
+UNROLLED = ["method=unrolled", "trainer.update_scheme=alternating"]  # the tests call discriminator_step/generator_step
 
 
 @pytest.mark.parametrize("optimizer", ["adam", "sgd"])
@@ -79,12 +79,28 @@ def test_unrolled_sgd_step_matches_a_manual_computation():
         torch.testing.assert_close(params[name].detach(), p.detach() - lr * g, rtol=1e-5, atol=1e-7)
 
 
-def test_unrolled_refuses_the_simultaneous_scheme():
-    from engine.errors import ConfigError
-
-    cfg, _ = compose_run(QUICK + ["method=unrolled"])
-    with pytest.raises(ConfigError, match="alternating"):
-        run.build_components(cfg)
+def test_unrolled_simultaneous_step_uses_the_pre_update_discriminator():
+    """The reference code's iteration: G's gradient through k steps unrolled from D *before* this iteration's D
+    update, D's gradient the plain one, both applied together. Checked against a recomputation on copies."""
+    method = _method(["method=unrolled", "trainer.update_scheme=simultaneous", "method.unroll_steps=2"])
+    method.train_step(0)  # non-empty Adam moments
+    D0, G0 = copy.deepcopy(method.D), copy.deepcopy(method.G)
+    gen_state, sampler_state = method.ctx.generator.get_state(), copy.deepcopy(method.sampler.state_dict())
+    indices = method.sampler.sample(method)  # the batch and noise train_step(1) will draw
+    real = method.data.as_float(method.data.x[indices])
+    z = method.noise(real.shape[1])
+    method.ctx.generator.set_state(gen_state)
+    method.sampler.load_state_dict(sampler_state)
+    params = method.unrolled_parameters(real, G0(z))  # from the pre-update D (method.D is still D0)
+    g_expected = torch.autograd.grad(method.loss.g_loss(method._d_out(params, G0(z))).sum(), list(G0.parameters()))
+    out, _ = D0(torch.cat([real, G0(z).detach()], 1))
+    d_expected = torch.autograd.grad(method.loss.d_loss(out[:, :64], out[:, 64:]).sum(), list(D0.parameters()))
+    method.train_step(1)
+    for p, g in zip(method.G.parameters(), g_expected):
+        torch.testing.assert_close(p.grad, g, rtol=1e-4, atol=1e-7)
+    for p, g in zip(method.D.parameters(), d_expected):
+        torch.testing.assert_close(p.grad, g, rtol=1e-4, atol=1e-7)
+    assert any(not torch.equal(a, b) for a, b in zip(D0.parameters(), method.D.parameters()))
 
 
 def test_veegan_losses_are_algorithm_1():
