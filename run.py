@@ -20,6 +20,7 @@ import torch
 # starts its thread pool: new threads inherit the floating-point mode of the thread that creates them.
 torch.set_flush_denormal(True)
 from hydra.core.hydra_config import HydraConfig
+from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
@@ -56,11 +57,22 @@ def build_components(cfg: DictConfig) -> Components:
         require(group in cfg, f"the config has no '{group}' section")
         check_targets(cfg[group], group)
     parts = Components(
-        dataset=instantiate(cfg.dataset), gan=instantiate(cfg.gan), loss=instantiate(cfg.loss),
-        sampler=instantiate(cfg.sampler), method=instantiate(cfg.method), trainer=instantiate(cfg.trainer),
-        evaluator=Evaluator(cfg.metrics), logger=instantiate(cfg.logger))
+        dataset=_instantiate(cfg.dataset), gan=_instantiate(cfg.gan), loss=_instantiate(cfg.loss),
+        sampler=_instantiate(cfg.sampler), method=_instantiate(cfg.method), trainer=_instantiate(cfg.trainer),
+        evaluator=Evaluator(cfg.metrics), logger=_instantiate(cfg.logger))
     check_compatibility(parts)
     return parts
+
+
+def _instantiate(node: DictConfig) -> Any:
+    """hydra's instantiate, re-raising our own ConfigError/DataError instead of hydra's wrapper around it, so that
+    a bad value gets the one-line message (hydra's wrapper prints a traceback hint and its target)."""
+    try:
+        return instantiate(node)
+    except InstantiationException as exc:
+        if isinstance(exc.__cause__, (ConfigError, DataError)):
+            raise exc.__cause__ from None
+        raise
 
 
 def check_compatibility(parts: Components) -> None:

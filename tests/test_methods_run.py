@@ -56,3 +56,19 @@ def test_minority_samples_have_higher_ldrv_on_average_over_seeds(tmp_path):
     log_ratio = np.log(ldrv[:, 1] / ldrv[:, 0])
     assert log_ratio.mean() > np.log(1.3)
     assert stats.ttest_1samp(log_ratio, 0.0, alternative="greater").pvalue < 0.01
+
+
+@pytest.mark.parametrize("overrides, words", [
+    (["method=diagan", "method.pack=2"], "pack=1"),
+    (["method=diagan", "trainer.steps=150"], "2 LDR snapshots"),
+    (["method=gold", "method.start_fraction=2"], "start_fraction"),
+    (["method=topk", "method.min_rate=0"], "min_rate"),
+    (["method=diwgan", "method.n_targets=100"], "n_targets=100"),
+])
+def test_bad_method_configs_raise_our_config_error_before_training(overrides, words):
+    """Our ConfigError comes through (not hydra's InstantiationException around it), naming the field."""
+    from engine.errors import ConfigError
+
+    cfg, _ = compose_run(QUICK + overrides)
+    with pytest.raises(ConfigError, match=words):
+        run.build_components(cfg)
