@@ -83,7 +83,7 @@ class GaussianKDE:
         """L⁻¹x for x (S, q, d): Mahalanobis distances become Euclidean."""
         return torch.linalg.solve_triangular(self.chol, x.transpose(1, 2), upper=False).transpose(1, 2)
 
-    def log_density(self, x: torch.Tensor, max_elements: int = 1 << 24) -> torch.Tensor:
+    def log_density(self, x: torch.Tensor, max_elements: int = 1 << 20) -> torch.Tensor:
         """log p(x) for x (S, q, d) -> (S, q), in chunks of at most ``max_elements`` pairwise distances."""
         x = x.detach().double()
         replicas, m = self.points.shape[:2]
