@@ -8,10 +8,10 @@ import pytest
 import torch
 
 import run
-from conftest import QUICK, compose_run
+from conftest import QUICK, build_method, compose_run
 from gans.diagan import (DiaGAN, GOLDMethod, LDRStore, TopKMethod, discrepancy_score, group_means, ldr_statistics,
                          score_probabilities)
-from gans.method import Batch, RunContext
+from gans.method import Batch
 
 
 def _numpy_scores(logits, k, floor=0.01, ratio=50.0):
@@ -71,16 +71,7 @@ def test_group_means_of_modes():
 
 
 def _method(overrides, replicas=2):
-    cfg, _ = compose_run(QUICK + overrides)
-    parts = run.build_components(cfg)
-    data = parts.dataset.load("cpu")
-    ctx = RunContext(data=data, gan=parts.gan, loss=parts.loss, sampler=parts.sampler, seeds=list(range(replicas)),
-                     batch_size=cfg.trainer.batch_size, steps=cfg.trainer.steps, device=torch.device("cpu"),
-                     generator=torch.Generator().manual_seed(0), update_scheme=cfg.trainer.update_scheme,
-                     n_dis=cfg.trainer.n_dis)
-    parts.method.check(parts.trainer)
-    parts.method.setup(ctx)
-    return parts.method, data
+    return build_method(overrides, replicas)
 
 
 def test_the_recorder_evaluates_every_sample_in_dataset_order_in_eval_mode():

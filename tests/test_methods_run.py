@@ -60,7 +60,6 @@ def test_minority_samples_have_higher_ldrv_on_average_over_seeds(tmp_path):
 
 @pytest.mark.parametrize("overrides, words", [
     (["method=diagan", "method.pack=2"], "pack=1"),
-    (["method=diagan", "trainer.steps=150"], "2 LDR snapshots"),
     (["method=gold", "method.start_fraction=2"], "start_fraction"),
     (["method=topk", "method.min_rate=0"], "min_rate"),
     (["method=diwgan", "method.n_targets=100"], "n_targets=100"),

@@ -5,21 +5,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import run
-from conftest import QUICK, compose_run
-from gans.method import RunContext
+from conftest import build_method
 
 
 def _method(overrides, replicas=2):
-    cfg, _ = compose_run(QUICK + overrides)
-    parts = run.build_components(cfg)
-    data = parts.dataset.load("cpu")
-    ctx = RunContext(data=data, gan=parts.gan, loss=parts.loss, sampler=parts.sampler, seeds=list(range(replicas)),
-                     batch_size=cfg.trainer.batch_size, steps=cfg.trainer.steps, device=torch.device("cpu"),
-                     generator=torch.Generator().manual_seed(0), update_scheme=cfg.trainer.update_scheme,
-                     n_dis=cfg.trainer.n_dis)
-    parts.method.setup(ctx)
-    return parts.method
+    return build_method(overrides, replicas)[0]
 
 
 UNROLLED = ["method=unrolled", "trainer.update_scheme=alternating"]  # the tests call discriminator_step/generator_step
