@@ -20,6 +20,7 @@ import torch
 # starts its thread pool: new threads inherit the floating-point mode of the thread that creates them.
 torch.set_flush_denormal(True)
 from hydra.core.hydra_config import HydraConfig
+from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
@@ -56,11 +57,22 @@ def build_components(cfg: DictConfig) -> Components:
         require(group in cfg, f"the config has no '{group}' section")
         check_targets(cfg[group], group)
     parts = Components(
-        dataset=instantiate(cfg.dataset), gan=instantiate(cfg.gan), loss=instantiate(cfg.loss),
-        sampler=instantiate(cfg.sampler), method=instantiate(cfg.method), trainer=instantiate(cfg.trainer),
-        evaluator=Evaluator(cfg.metrics), logger=instantiate(cfg.logger))
+        dataset=_instantiate(cfg.dataset), gan=_instantiate(cfg.gan), loss=_instantiate(cfg.loss),
+        sampler=_instantiate(cfg.sampler), method=_instantiate(cfg.method), trainer=_instantiate(cfg.trainer),
+        evaluator=Evaluator(cfg.metrics), logger=_instantiate(cfg.logger))
     check_compatibility(parts)
     return parts
+
+
+def _instantiate(node: DictConfig) -> Any:
+    """hydra's instantiate, re-raising our own ConfigError/DataError instead of hydra's wrapper around it, so that
+    a bad value gets the one-line message (hydra's wrapper prints a traceback hint and its target)."""
+    try:
+        return instantiate(node)
+    except InstantiationException as exc:
+        if isinstance(exc.__cause__, (ConfigError, DataError)):
+            raise exc.__cause__ from None
+        raise
 
 
 def check_compatibility(parts: Components) -> None:
@@ -85,7 +97,8 @@ def check_compatibility(parts: Components) -> None:
                 f"'{data.name}' is {data.kind} data; use metrics=toy for mixtures and metrics=images for images")
         missing = set(getattr(metric, "requires", ())) - set(data.provides)
         require(not missing, f"metrics.{name} ({type(metric).__name__}) needs {sorted(missing)} from the dataset, "
-                             f"which '{data.name}' does not provide (it provides {sorted(data.provides)})")
+                             f"which '{data.name}' does not provide (it provides {sorted(data.provides)}); remove it "
+                             f"(metrics.{name}=null) or choose another metrics group")
     method.check(trainer)
 
 
@@ -152,6 +165,7 @@ def execute(cfg: DictConfig, choices: dict[str, str], run_dir: Path) -> list[dic
               "steps_per_second": round(state.step / max(state.train_seconds, 1e-9), 2),
               "eval_seconds": round(eval_seconds + state.eval_seconds, 3), "setup_seconds": round(setup_seconds, 3)}
     env = environment(device)
+    diagnostics = method.diagnostics()
     records = []
     for r, seed in enumerate(seeds):
         diverged_at = state.diverged_at[r] if state.diverged_at else None
@@ -160,6 +174,8 @@ def execute(cfg: DictConfig, choices: dict[str, str], run_dir: Path) -> list[dic
             "replicas": len(seeds), "group": group, "metrics": results[r], "diverged_at_step": diverged_at,
             "timing": timing, "history": [{"step": h["step"], **h["metrics"][r]} for h in state.history],
             "config": resolved, "config_hash": cfg_hash, "variant": variant, "env": env})
+        if diagnostics:
+            records[-1]["diagnostics"] = diagnostics[r]
     path = save_results(run_dir, records)
     logger.finish(summary=flatten_replica_metrics(results, seeds))
     _print_summary(records, evaluator, timing, path)
@@ -198,6 +214,9 @@ def _plots(cfg, run_dir: Path, data, method, fake, results, seeds) -> dict[str, 
             path = plots.sampling_weights(folder / f"weights_seed{seeds[r]}.png", data, probabilities[r], title)
             if path is not None:
                 images[f"weights/seed{seeds[r]}"] = path
+    shown = seeds[:min(int(cfg.plots.replicas), len(seeds))]
+    images.update(method.plots(Path(run_dir) / "plots", data, results, shown,
+                               f"{cfg.experiment_name} | {data.name}"))
     return images
 
 

@@ -173,6 +173,14 @@ class GANMethod:
     def on_step_end(self, step: int) -> None:
         """Called after every training step (Dia-GAN records logits here)."""
 
+    def diagnostics(self) -> list[dict] | None:
+        """Per-replica JSON-serialisable diagnostics stored in each record under ``diagnostics`` (None: none)."""
+        return None
+
+    def plots(self, folder, data: DataBundle, results: list[dict], seeds: list[int], title: str) -> dict:
+        """Method-specific figures for the replicas of ``seeds`` (the first ones): name -> saved path."""
+        return {}
+
     # ------------------------------------------------------------- the step
     def train_step(self, step: int) -> None:
         if self.ctx.update_scheme == "simultaneous":
