@@ -192,8 +192,10 @@ class GANMethod:
                       features[:, n_real:])
         loss_d, loss_g = self.discriminator_loss(batch), self.generator_loss(batch)
         d_params, g_params = list(self.D.parameters()), list(self.G.parameters())
-        grads_d = torch.autograd.grad(loss_d.sum(), d_params, retain_graph=True)
-        grads_g = torch.autograd.grad(loss_g.sum(), g_params)
+        # allow_unused: a loss may ignore some parameters (IwMmdGAN's critic never uses D's logit layer);
+        # their gradient stays None and the optimiser skips them, as with loss.backward()
+        grads_d = torch.autograd.grad(loss_d.sum(), d_params, retain_graph=True, allow_unused=True)
+        grads_g = torch.autograd.grad(loss_g.sum(), g_params, allow_unused=True)
         for p, g in zip(d_params, grads_d):
             p.grad = g
         for p, g in zip(g_params, grads_g):
