@@ -11,7 +11,8 @@ training (``requires``).
 - :class:`IwGAN`: the vanilla GAN with the real terms of D's loss weighted (G's loss has no real term).
 - :class:`IwMmdGAN`: our reading of the paper's importance-weighted MMD GAN, written down in its docstring.
 
-Weights are used as they are (not normalised per batch): the unbiased estimator of the paper.
+IwGAN uses the weights as they are (not normalised per batch): the unbiased estimator of the paper. IwMmdGAN
+normalises them per batch by default (``estimator``).
 """
 from __future__ import annotations
 
@@ -54,52 +55,47 @@ class IwMmdGAN(ImportanceWeighted):
     The critic is a kernel MMD between real and generated samples in the discriminator's feature space
     φ_D (the next-to-last layer; D's logit layer is unused), with a mixture of Gaussian kernels
     k(a, b) = Σ_σ exp(-‖a - b‖² / (2σ²)), σ ∈ ``sigmas`` (MMD-GAN's default 1, 2, 4, 8, 16). The real
-    terms carry the importance weights w_i = 1/M(x_i) (the paper's weighted estimator, unbiased for the
-    target distribution):
+    terms carry the importance weights w_i = 1/M(x_i). ``estimator``:
 
-        MMD²_w = Σ_{i≠j} w_i w_j k(x_i, x_j) / (B(B-1)) - 2 Σ_{i,j} w_i k(x_i, y_j) / B² + Σ_{i≠j} k(y_i, y_j) / (B(B-1))
+    - ``self_normalised`` (default): weights divided by their batch sum, V-statistics (diagonals included), as
+      the weighted MMD of public MMD-GAN-based code with thinning weights (``mix_rbf_mmd2_weighted``; not
+      confirmed to be the authors')
+      MMD²_w = Σ_ij w_i w_j k(x_i, x_j) / (Σw)² - 2 Σ_ij w_i k(x_i, y_j) / (B Σw) + Σ_ij k(y_i, y_j) / B²;
+    - ``unbiased``: the paper's unbiased estimator of the target MMD², unnormalised weights, U-statistics
+      Σ_{i≠j} w_i w_j k(x_i, x_j) / (B(B-1)) - 2 Σ_ij w_i k(x_i, y_j) / B² + Σ_{i≠j} k(y_i, y_j) / (B(B-1))
+      (high variance: a minority sample weighs 20x a majority one on RING/GRID).
 
     D maximises MMD²_w (its loss is -MMD²_w), G minimises it; one D and one G update per iteration like
     every Table 1 method (the RLS paper's timings show IwMmdGAN as fast as the GAN). Left out of MMD-GAN:
     the autoencoder term, weight clipping (the tanh features are bounded, so the kernel is) and the extra
-    critic iterations. ``self_normalised=True`` divides the weights by their batch mean instead (biased,
-    lower variance).
+    critic iterations.
     """
 
+    ESTIMATORS = ("self_normalised", "unbiased")
+
     def __init__(self, regularizers=None, pack: int = 1, sigmas: Sequence[float] = (1.0, 2.0, 4.0, 8.0, 16.0),
-                 self_normalised: bool = False):
+                 estimator: str = "self_normalised"):
         super().__init__(regularizers, pack)
         sigmas = [float(s) for s in sigmas]
         require(len(sigmas) >= 1 and all(s > 0 for s in sigmas), f"method.sigmas must be positive numbers, got {sigmas}")
-        self.sigmas = sigmas
-        self.self_normalised = bool(self_normalised)
-
-    def real_weights(self, batch: Batch) -> torch.Tensor:
-        weights = super().real_weights(batch)
-        if self.self_normalised:
-            weights = weights / weights.mean(-1, keepdim=True).clamp_min(1e-12)
-        return weights
+        require(estimator in self.ESTIMATORS, f"method.estimator must be one of {list(self.ESTIMATORS)}, got '{estimator}'")
+        self.sigmas, self.estimator = sigmas, estimator
 
     def mmd2(self, batch: Batch) -> torch.Tensor:
-        x, y = batch.real_features, batch.fake_features
         if "mmd2" not in batch.extra:
-            batch.extra["mmd2"] = weighted_mmd2(x, y, self.real_weights(batch), self.sigmas)
+            batch.extra["mmd2"] = weighted_mmd2(batch.real_features, batch.fake_features, self.real_weights(batch),
+                                                self.sigmas, unbiased=self.estimator == "unbiased")
         return batch.extra["mmd2"]
 
-    def discriminator_loss(self, batch: Batch) -> torch.Tensor:
-        loss = -self.mmd2(batch)
-        for reg in self.regularizers:
-            term = reg.discriminator_term(batch, self)
-            if term is not None:
-                loss = loss + term
-        return loss
+    def discriminator_adversarial_loss(self, batch: Batch) -> torch.Tensor:
+        return -self.mmd2(batch)
 
     def generator_adversarial_loss(self, batch: Batch) -> torch.Tensor:
-        if batch.real_features is None:  # alternating scheme: the G step has no real features of its own
-            raise ConfigError("IwMmdGAN needs real features in the generator step")
         return self.mmd2(batch)
 
     def setup(self, ctx) -> None:
+        require(ctx.loss.name == "ns", f"IwMmdGAN's critic is the weighted MMD, so the loss group is unused: keep "
+                                       f"loss=ns (got loss={ctx.loss.name})")
         super().setup(ctx)
         self._needs_real_features = True  # the alternating G step recomputes the real features
 
@@ -110,11 +106,19 @@ def mixture_rbf_kernel(a: torch.Tensor, b: torch.Tensor, sigmas: Sequence[float]
     return sum(torch.exp(sq * (-0.5 / s ** 2)) for s in sigmas)
 
 
-def weighted_mmd2(x: torch.Tensor, y: torch.Tensor, weights: torch.Tensor | None, sigmas: Sequence[float]) -> torch.Tensor:
-    """Importance-weighted unbiased MMD² between real rows x (S, n, m) with weights (S, n) and fake rows y (S, k, m)."""
+def weighted_mmd2(x: torch.Tensor, y: torch.Tensor, weights: torch.Tensor | None, sigmas: Sequence[float],
+                  unbiased: bool = False) -> torch.Tensor:
+    """Importance-weighted MMD² between real rows x (S, n, m) with weights (S, n) and fake rows y (S, k, m) -> (S,).
+
+    ``unbiased=False``: weights normalised to sum 1, V-statistics (self-normalised); ``True``: unnormalised
+    weights, U-statistics (unbiased for the target distribution's MMD²). Without weights: the plain MMD²."""
     n, k = x.shape[-2], y.shape[-2]
     w = torch.ones(x.shape[:-1], dtype=x.dtype, device=x.device) if weights is None else weights.to(x.dtype)
     kxx, kyy, kxy = mixture_rbf_kernel(x, x, sigmas), mixture_rbf_kernel(y, y, sigmas), mixture_rbf_kernel(x, y, sigmas)
+    if not unbiased:
+        p = w / w.sum(-1, keepdim=True).clamp_min(1e-12)
+        xx = (p.unsqueeze(-1) * p.unsqueeze(-2) * kxx).sum((-1, -2))
+        return xx + kyy.sum((-1, -2)) / k ** 2 - 2 * (p.unsqueeze(-1) * kxy).sum((-1, -2)) / k
     ww = w.unsqueeze(-1) * w.unsqueeze(-2)
     diag_x = torch.diagonal(kxx, dim1=-2, dim2=-1)
     xx = ((ww * kxx).sum((-1, -2)) - (w.pow(2) * diag_x).sum(-1)) / (n * (n - 1))

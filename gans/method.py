@@ -2,7 +2,8 @@
 
 ``GANMethod`` is vanilla GAN training. Paper methods are small configs that pick its parts (a sampler,
 a loss, regularizers such as the Bures term) or small subclasses that override one hook
-(``real_weights``, ``fake_weights``, ``generator_adversarial_loss``, ``generate``...).
+(``real_weights``, ``fake_weights``, ``discriminator_adversarial_loss``, ``generator_adversarial_loss``,
+``generate``...).
 
 Two update schemes (``trainer.update_scheme``):
 - ``simultaneous``: one forward pass of G and D on one batch; D's gradient of the D loss and G's
@@ -151,8 +152,12 @@ class GANMethod:
         """The adversarial part of G's loss per replica (S,)."""
         return self.loss.g_loss(batch.fake_out)
 
+    def discriminator_adversarial_loss(self, batch: Batch) -> torch.Tensor:
+        """The adversarial part of D's loss per replica (S,)."""
+        return self.loss.d_loss(batch.real_out, batch.fake_out, self.real_weights(batch), self.fake_weights(batch))
+
     def discriminator_loss(self, batch: Batch) -> torch.Tensor:
-        loss = self.loss.d_loss(batch.real_out, batch.fake_out, self.real_weights(batch), self.fake_weights(batch))
+        loss = self.discriminator_adversarial_loss(batch)
         if self.loss.gradient_penalty > 0:
             loss = loss + self.loss.gradient_penalty * gradient_penalty(
                 lambda x: self.discriminate(x), batch.real, batch.fake, self.ctx.generator)

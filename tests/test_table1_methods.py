@@ -123,17 +123,36 @@ def test_weighted_mmd_matches_brute_force():
     x, y = torch.randn(1, 7, 3, generator=gen, dtype=torch.float64), torch.randn(1, 5, 3, generator=gen, dtype=torch.float64)
     w = torch.rand(1, 7, generator=gen, dtype=torch.float64) * 3
     sigmas = [0.5, 2.0]
+    xs, ys, ws = x[0].numpy(), y[0].numpy(), w[0].numpy()
 
     def k(a, b):
         return sum(math.exp(-float(((a - b) ** 2).sum()) / (2 * s * s)) for s in sigmas)
 
-    xs, ys, ws = x[0], y[0], w[0]
-    xx = sum(ws[i] * ws[j] * k(xs[i], xs[j]) for i in range(7) for j in range(7) if i != j) / (7 * 6)
-    yy = sum(k(ys[i], ys[j]) for i in range(5) for j in range(5) if i != j) / (5 * 4)
-    xy = sum(ws[i] * k(xs[i], ys[j]) for i in range(7) for j in range(5)) / (7 * 5)
-    assert weighted_mmd2(x, y, w, sigmas).item() == pytest.approx(float(xx + yy - 2 * xy), rel=1e-10)
+    kxx = np.array([[k(a, b) for b in xs] for a in xs])
+    kyy = np.array([[k(a, b) for b in ys] for a in ys])
+    kxy = np.array([[k(a, b) for b in ys] for a in xs])
+    off_x, off_y = ~np.eye(7, dtype=bool), ~np.eye(5, dtype=bool)
+    # unbiased: unnormalised weights, U-statistics
+    unbiased = ((np.outer(ws, ws) * kxx)[off_x].sum() / (7 * 6) + kyy[off_y].sum() / (5 * 4)
+                - 2 * (ws[:, None] * kxy).sum() / (7 * 5))
+    assert weighted_mmd2(x, y, w, sigmas, unbiased=True).item() == pytest.approx(unbiased, rel=1e-10)
+    # self-normalised (default): p = w / sum w, V-statistics (diagonals included)
+    p = ws / ws.sum()
+    v = p @ kxx @ p + kyy.mean() - 2 * (p @ kxy).mean()
+    assert weighted_mmd2(x, y, w, sigmas).item() == pytest.approx(v, rel=1e-10)
+    assert weighted_mmd2(x, y, 5 * w, sigmas).item() == pytest.approx(v, rel=1e-10)  # scale-free
     assert mixture_rbf_kernel(x, x, sigmas)[0, 2, 2].item() == pytest.approx(len(sigmas))
-    assert abs(weighted_mmd2(x, x.clone(), None, sigmas).item()) < 0.5  # unbiased: ~0 for one sample set, not exactly
+    assert abs(weighted_mmd2(x, x.clone(), None, sigmas).item()) < 1e-12  # V-statistic: exactly 0 for one set
+    assert abs(weighted_mmd2(x, x.clone(), None, sigmas, unbiased=True).item()) < 0.5  # U-statistic: ~0, not exactly
+
+
+def test_iwmmdgan_refuses_an_unknown_estimator_and_an_unused_loss():
+    with pytest.raises(ConfigError, match="loss group is unused"):
+        build(["method=iwmmdgan", "loss=wgan_gp"])
+    cfg, _ = compose_run(QUICK + ["method=iwmmdgan", "method.estimator=biased"])
+    with pytest.raises(Exception) as info:  # Hydra wraps the constructor's ConfigError
+        run.build_components(cfg)
+    assert "method.estimator must be one of ['self_normalised', 'unbiased']" in str(info.value)
 
 
 def test_iwmmdgan_critic_maximises_and_generator_minimises_the_weighted_mmd():
