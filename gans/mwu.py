@@ -112,7 +112,10 @@ class MwuGAN(GANMethod):
         """End of a stage: update the weights with G_stage, keep it in the mixture, start G_{stage+1}."""
         ratio = self.density_ratio()
         doubled = self.sampler.update(ratio, self.delta)
-        self.updates.append({"stage": self.stage, "doubled_fraction": doubled.double().mean(-1).tolist()})
+        shares = doubled.double().mean(-1).tolist()
+        self.updates.append({"stage": self.stage, "doubled_fraction": shares})
+        print(f"[mwu] generator {self.stage + 1}/{self.num_generators} done; weights doubled on "
+              f"{', '.join(f'{100 * s:.1f}%' for s in shares)} of the points (per replica)", flush=True)
         self.finished.append({k: v.detach().clone() for k, v in self.G.state_dict().items()})
         self.stage += 1
         self._fresh_networks(self.stage)
