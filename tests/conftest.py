@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -38,3 +39,11 @@ def compose_run(overrides: list[str]):
 
 
 QUICK = ["trainer=quick", "logger=none", "plots.enabled=false", "trainer.progress=false", "metrics.n_samples=2000"]
+
+
+def interrupt_after(step: int):
+    """An ``on_step_end`` hook that sends this process a SIGINT (a Ctrl-C) at the end of ``step``."""
+    def hook(self, current: int) -> None:
+        if current == step:
+            os.kill(os.getpid(), signal.SIGINT)
+    return hook

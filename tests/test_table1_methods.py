@@ -8,7 +8,7 @@ import torch
 from scipy.stats import multivariate_normal
 
 import run
-from conftest import QUICK, compose_run
+from conftest import QUICK, compose_run, interrupt_after
 from engine.errors import ConfigError
 from gans.importance import IwGAN, IwMmdGAN, mixture_rbf_kernel, weighted_mmd2
 from gans.method import Batch, RunContext
@@ -291,17 +291,10 @@ def test_alternating_scheme(tmp_path, method):
 
 
 def test_mwugan_resumes_in_the_middle_of_the_sequence(tmp_path, monkeypatch):
-    import os
-    import signal
-
     overrides = ["method=mwugan", *SMALL_MWU, "trainer.steps=30", "trainer.replicas=2", "plots.enabled=true"]
     straight = _execute(tmp_path, overrides, "straight")
 
-    def interrupt(self, step):  # Ctrl-C during generator 2 (stage 1)
-        if step == 44:
-            os.kill(os.getpid(), signal.SIGINT)
-
-    monkeypatch.setattr(MwuGAN, "on_step_end", interrupt)
+    monkeypatch.setattr(MwuGAN, "on_step_end", interrupt_after(44))  # a Ctrl-C during generator 2 (stage 1)
     with pytest.raises(KeyboardInterrupt):
         _execute(tmp_path, overrides, "resumed")
     monkeypatch.undo()
