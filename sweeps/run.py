@@ -2,7 +2,8 @@
 
     python -m sweeps.run rls_table1                       # the whole table at the paper's budget
     python -m sweeps.run rls_table1 --steps 3000 --seeds 3 --jobs 2
-    python -m sweeps.run rls_table1 --dry-run             # what would run, what is done, projected time
+    python -m sweeps.run rls_table1 --dry-run             # what would run, what is done (and the projected
+                                                          # time, if the spec sets base_seconds)
     python -m sweeps.run rls_table1 --methods bures mwugan --datasets grid trainer.eval_every=0
 
 A sweep spec (``sweeps/<name>.yaml``) lists the experiment, datasets, methods and seeds. Every (dataset, method)
