@@ -139,7 +139,7 @@ def main() -> None:
         timed("partial_recall minority/majority", lambda: PartialRecall(cache_dir=tmp)(fake, data), rows)
         timed(f"clustering (KMeans k=10, {n_init} inits)", lambda: Clustering(n_init=n_init)(fake, data), rows)
         re_metric = ReconstructionError(n_train=min(2000, args.n), epochs=2, max_real=None)
-        out = timed("reconstruction RE (CPU profile 2k x 2 ep)", lambda: re_metric(fake[: re_metric.n_train], data), rows)
+        timed("reconstruction RE (CPU profile 2k x 2 ep)", lambda: re_metric(fake[: re_metric.n_train], data), rows)
     total = sum(dt for _, dt in rows if "again" not in _)
     print(f"\nall metrics (classifier space, RE at the CPU profile): {total:.1f} s for {args.n} generated images")
     re_seconds = rows[-1][1]

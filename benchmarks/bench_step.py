@@ -24,7 +24,6 @@ sys.path.insert(0, str(ROOT))
 torch.set_flush_denormal(True)  # as run.py
 
 from hydra import compose, initialize_config_dir  # noqa: E402
-from omegaconf import open_dict  # noqa: E402
 
 import run  # noqa: E402
 from gans.method import RunContext  # noqa: E402

@@ -153,7 +153,7 @@ class ImageDatasetBase(DatasetSpec):
         self.size = _positive_int("size", native_size if size is None else size)
         self.channels = _positive_int("channels", native_c if channels is None else channels)
         require(self.channels in (1, 3), f"dataset.channels must be 1 or 3, got {channels!r}")
-        require(isinstance(data_seed, int) and data_seed >= 0, f"dataset.data_seed must be an integer >= 0")
+        require(isinstance(data_seed, int) and data_seed >= 0, "dataset.data_seed must be an integer >= 0")
         self.data_seed = int(data_seed)
         self.evaluator = evaluator
         self.target = _plain(target)

@@ -2,7 +2,8 @@
 
 ``GANMethod`` is vanilla GAN training. Paper methods are small configs that pick its parts (a sampler,
 a loss, regularizers such as the Bures term) or small subclasses that override one hook
-(``real_weights``, ``fake_weights``, ``generator_adversarial_loss``, ``generate``...).
+(``real_weights``, ``fake_weights``, ``discriminator_adversarial_loss``, ``generator_adversarial_loss``,
+``generate``...).
 
 Two update schemes (``trainer.update_scheme``):
 - ``simultaneous``: one forward pass of G and D on one batch; D's gradient of the D loss and G's
@@ -151,8 +152,12 @@ class GANMethod:
         """The adversarial part of G's loss per replica (S,)."""
         return self.loss.g_loss(batch.fake_out)
 
+    def discriminator_adversarial_loss(self, batch: Batch) -> torch.Tensor:
+        """The adversarial part of D's loss per replica (S,)."""
+        return self.loss.d_loss(batch.real_out, batch.fake_out, self.real_weights(batch), self.fake_weights(batch))
+
     def discriminator_loss(self, batch: Batch) -> torch.Tensor:
-        loss = self.loss.d_loss(batch.real_out, batch.fake_out, self.real_weights(batch), self.fake_weights(batch))
+        loss = self.discriminator_adversarial_loss(batch)
         if self.loss.gradient_penalty > 0:
             loss = loss + self.loss.gradient_penalty * gradient_penalty(
                 lambda x: self.discriminate(x), batch.real, batch.fake, self.ctx.generator)
@@ -200,8 +205,10 @@ class GANMethod:
                       features[:, n_real:])
         loss_d, loss_g = self.discriminator_loss(batch), self.generator_loss(batch)
         d_params, g_params = list(self.D.parameters()), list(self.G.parameters())
-        grads_d = torch.autograd.grad(loss_d.sum(), d_params, retain_graph=True)
-        grads_g = torch.autograd.grad(loss_g.sum(), g_params)
+        # allow_unused: a loss may ignore some parameters (IwMmdGAN's critic never uses D's logit layer);
+        # their gradient stays None and the optimiser skips them, as with loss.backward()
+        grads_d = torch.autograd.grad(loss_d.sum(), d_params, retain_graph=True, allow_unused=True)
+        grads_g = torch.autograd.grad(loss_g.sum(), g_params, allow_unused=True)
         for p, g in zip(d_params, grads_d):
             p.grad = g
         for p, g in zip(g_params, grads_g):

@@ -541,6 +541,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out", metavar="PREFIX", default=None, help="also write PREFIX.md and PREFIX.csv")
     p.add_argument(
+        "--paper", metavar="YAML", default=None,
+        help="compare with a paper's published table (sweeps/paper/*.yaml): our mean (std) beside the paper's, "
+             "flags, bold, Welch stars; --out then also writes PREFIX.html with the figures (sweeps.compare)",
+    )
+    p.add_argument("--meta", metavar="JSON", default=None,
+                   help="with --paper: a sweep.json whose command, budget, seeds, machine and wall time head the table")
+    p.add_argument(
         "--by", default="dataset", choices=list(GROUP_KEYS) + ["none"],
         help="one table per value of this group key (default: dataset; 'none' for a single table)",
     )
@@ -560,6 +567,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         records, superseded = deduplicate(records)
         explicit = args.metrics is not None
         metrics = list(dict.fromkeys(args.metrics)) if explicit else default_metrics(records)
+        if args.paper:  # the comparison with a paper table lives in sweeps.compare
+            from sweeps import compare
+
+            return compare.main(args, records, metrics if explicit else None)
         rows = summarise(group_records(records), metrics)
         if explicit:
             for m in metrics:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -55,3 +56,11 @@ def build_method(overrides: list[str], replicas: int = 2):
     parts.method.check(parts.trainer)
     parts.method.setup(ctx)
     return parts.method, data
+
+
+def interrupt_after(step: int):
+    """An ``on_step_end`` hook that sends this process a SIGINT (a Ctrl-C) at the end of ``step``."""
+    def hook(self, current: int) -> None:
+        if current == step:
+            os.kill(os.getpid(), signal.SIGINT)
+    return hook

@@ -9,7 +9,7 @@ import torch
 
 import run
 from conftest import QUICK, build_method, compose_run
-from gans.diagan import (DiaGAN, GOLDMethod, LDRStore, TopKMethod, discrepancy_score, group_means, ldr_statistics,
+from gans.diagan import (DiaGAN, LDRStore, discrepancy_score, group_means, ldr_statistics,
                          score_probabilities)
 from gans.method import Batch
 

@@ -1,4 +1,3 @@
-import json
 
 from engine.loggers import NullLogger, WandbLogger, flatten_replica_metrics
 

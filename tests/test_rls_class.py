@@ -4,7 +4,7 @@ import torch
 from hydra.utils import instantiate
 
 import run
-from conftest import QUICK, ROOT, compose_run
+from conftest import QUICK, compose_run
 from data_helpers import TINY_EVALUATOR, shared_root
 from samplers import rls_class
 from samplers.leverage import rls_from_features
@@ -71,7 +71,6 @@ def test_method_configs_and_the_experiments_rls_block():
     assert cfg.sampler.sketch_dim is None and cfg.sampler.gamma == 1e-3
 
 
-@pytest.mark.skipif(not (ROOT / "conf/method/bures.yaml").exists(), reason="needs conf/method/bures.yaml (issue 3)")
 def test_rls_bures_class_is_bures_with_the_class_sampler():
     cfg, choices = compose_run(["method=rls_bures_class"])
     assert choices["sampler"] == "rls_class" and len(cfg.method.regularizers) > 0

@@ -1,13 +1,11 @@
 """The runner and trainer: reproducibility, resume, replica independence, divergence, skipping."""
 import json
-import os
-import signal
 
 import pytest
 import torch
 
 import run
-from conftest import QUICK, compose_run
+from conftest import QUICK, compose_run, interrupt_after
 from gans.method import GANMethod, RunContext
 
 
@@ -45,11 +43,7 @@ def test_interrupted_run_resumes_to_the_same_result(tmp_path, monkeypatch):
     overrides = ["method=rls_discr", "trainer.steps=240", "trainer.ckpt_every=100"]
     uninterrupted = _execute(tmp_path, overrides, "straight")
 
-    def interrupt(self, step):  # a Ctrl-C arriving in the middle of step 169
-        if step == 169:
-            os.kill(os.getpid(), signal.SIGINT)
-
-    monkeypatch.setattr(GANMethod, "on_step_end", interrupt)
+    monkeypatch.setattr(GANMethod, "on_step_end", interrupt_after(169))  # a Ctrl-C in the middle of step 169
     with pytest.raises(KeyboardInterrupt):
         _execute(tmp_path, overrides, "resumed")
     monkeypatch.undo()

@@ -271,7 +271,7 @@ class ClassifierSpec(EvaluatorSpec):
         require(architecture in ARCHITECTURES, f"evaluator.architecture must be one of {sorted(ARCHITECTURES)}, "
                                                f"got {architecture!r}")
         require(optimizer in ("adam", "sgd"), f"evaluator.optimizer must be adam or sgd, got {optimizer!r}")
-        require(schedule in ("constant", "cosine"), f"evaluator.schedule must be constant or cosine")
+        require(schedule in ("constant", "cosine"), "evaluator.schedule must be constant or cosine")
         require(augment in ("none", "flip", "shift", "crop_flip"),
                 f"evaluator.augment must be none, flip, shift or crop_flip, got {augment!r}")
         require(int(epochs) >= 1 and int(batch_size) >= 1 and lr > 0, "evaluator epochs, batch_size, lr must be > 0")

@@ -2,7 +2,6 @@
 ``features`` is the penultimate layer (what FCD, precision/recall and the RLS class features use)."""
 from __future__ import annotations
 
-import torch
 from torch import nn
 from torch.nn import functional as F
 

@@ -1,0 +1,231 @@
+"""Speed of the RLS Table 1 reproduction on this machine, against the paper's P100 timings (supplementary Table 5).
+
+    python benchmarks/bench_table1.py single [--steps 3000] [--rounds 2] [--methods ...]
+        every method's single-run training time on `ring` (1 replica, 1 thread), measured through run.py at
+        --steps steps per generator and scaled to the paper's 30k; next to the paper's time as a ratio
+        (target <= 1.0). MwuGAN rows train their 15 generators at --steps each.
+    python benchmarks/bench_table1.py sweep [--steps 400] [--rounds 2]
+        the whole-sweep projection: per-step cost of every method with 10 replicas and 1 thread (the sweep's
+        jobs), the MWU weight-update and evaluation costs, then a longest-first schedule of the 22 jobs
+        on --jobs workers (target <= 2 h on 2 cores).
+    python benchmarks/bench_table1.py actual multirun/rls_table1
+        the measured times of a finished sweep (sweep.json and every results.json).
+
+Noise: the machine is shared, so each measurement runs in its own process, methods interleaved over
+--rounds rounds; the best round is reported (the least disturbed), the median beside it, with the load
+average before and after.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+METHODS = ["vanilla", "pacgan", "bures", "rls_gauss", "rls_discr", "iwgan", "iwmmdgan", "mwugan", "rls_mwugan",
+           "rls_bures_gauss", "rls_bures_discr"]
+PAPER_STEPS = 30000
+
+
+def paper_seconds() -> dict[tuple[str, str], float]:
+    from sweeps.paper import load_paper
+
+    table = load_paper(ROOT / "sweeps" / "paper" / "rls_table5.yaml")
+    return {(r.dataset, r.method): r.values["train_seconds"][0] for r in table.rows}
+
+
+def load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.2f} (1 min), {five:.2f} (5 min)"
+
+
+# ------------------------------------------------------------------------------------------ single runs
+
+
+def run_once(method: str, steps: int, dataset: str = "ring", replicas: int = 1, extra=()) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [sys.executable, "run.py", f"method={method}", f"dataset={dataset}", "experiment=rls_table1",
+               f"trainer.replicas={replicas}", "trainer.threads=1", f"trainer.steps={steps}", "trainer.eval_every=0",
+               "trainer.ckpt_every=0", "trainer.progress=false", "logger=none", "plots.enabled=false",
+               f"hydra.run.dir={tmp}", *extra]
+        start = time.perf_counter()
+        subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True,
+                       env=dict(os.environ, OMP_NUM_THREADS="1"))
+        wall = time.perf_counter() - start
+        timing = json.loads((Path(tmp) / "results.json").read_text())["records"][0]["timing"]
+    return dict(timing, wall=wall)
+
+
+def single(args) -> None:
+    paper = paper_seconds()
+    print(f"before: {load()}")
+    results: dict[str, list[dict]] = {m: [] for m in args.methods}
+    for _ in range(args.rounds):
+        for m in args.methods:
+            results[m].append(run_once(m, args.steps))
+    print(f"after: {load()}")
+    scale = PAPER_STEPS / args.steps
+    print(f"\n`ring`, 1 replica, 1 thread, {args.steps} steps per generator scaled x{scale:g} to 30k; best of "
+          f"{args.rounds} rounds (median in brackets). train = training loop only (MWU weight updates included); "
+          "total = train + set-up + final evaluation of 10k samples (the paper's times include periodic "
+          "evaluation and plotting).\n")
+    print("| method | train s (30k) | total s (30k) | paper P100 s | ratio total/paper |")
+    print("|---|---:|---:|---:|---:|")
+    for m, runs in results.items():
+        train = [r["train_seconds"] * scale for r in runs]
+        total = [r["train_seconds"] * scale + r["setup_seconds"] + r["eval_seconds"] for r in runs]
+        p = paper.get(("ring", m))
+        ratio = f"{min(total) / p:.2f}" if p else "—"
+        print(f"| {m} | {min(train):.1f} ({statistics.median(train):.1f}) | {min(total):.1f} "
+              f"({statistics.median(total):.1f}) | {p if p else '— (not in Table 5)'} | {ratio} |")
+
+
+# --------------------------------------------------------------------------------------- sweep projection
+
+
+def child(args) -> None:
+    """In one process: ms/step of a method with --replicas replicas (1 thread), its set-up, evaluation and, for
+    MWU, the cost of one weight update. Prints JSON."""
+    import torch
+
+    torch.set_flush_denormal(True)
+    torch.set_num_threads(1)
+    import run
+    from engine.evaluation import Evaluator
+    from gans.method import RunContext
+    from hydra import compose, initialize_config_dir
+
+    start = time.perf_counter()
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose("config", overrides=["experiment=rls_table1", f"method={args.child}", f"dataset={args.dataset}"])
+    parts = run.build_components(cfg)
+    data = parts.dataset.load("cpu")
+    ctx = RunContext(data=data, gan=parts.gan, loss=parts.loss, sampler=parts.sampler, seeds=list(range(args.replicas)),
+                     batch_size=cfg.trainer.batch_size, steps=PAPER_STEPS, device=torch.device("cpu"),
+                     generator=torch.Generator().manual_seed(0))
+    method = parts.method
+    method.setup(ctx)
+    setup = time.perf_counter() - start
+    for i in range(args.warmup):
+        method.train_step(i)
+    windows = []
+    for _ in range(3):
+        t = time.perf_counter()
+        for i in range(args.steps):
+            method.train_step(i)
+        windows.append((time.perf_counter() - t) / args.steps)
+    out = {"step": min(windows), "setup": setup}
+    evaluator = Evaluator(cfg.metrics)
+    gen = torch.Generator().manual_seed(0)
+    if hasattr(method, "next_generator"):
+        t = time.perf_counter()
+        method.next_generator()  # the first update also computes the data density (once per run)
+        out["first_update"] = time.perf_counter() - t
+        t = time.perf_counter()
+        method.next_generator()
+        out["update"] = time.perf_counter() - t
+        while len(method.finished) < method.num_generators - 1:
+            method.finished.append(method.finished[-1])
+    t = time.perf_counter()
+    evaluator(method, method.data, gen)
+    out["eval"] = time.perf_counter() - t
+    print(json.dumps(out))
+
+
+def measure(method: str, args, dataset: str = "ring") -> dict:
+    cmd = [sys.executable, __file__, "--child", method, "--dataset", dataset, "--replicas", str(args.replicas),
+           "--steps", str(args.steps), "--warmup", str(args.warmup)]
+    out = subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True,
+                         env=dict(os.environ, OMP_NUM_THREADS="1")).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def sweep(args) -> None:
+    from sweeps.run import Job, project
+
+    print(f"before: {load()}")
+    runs: dict[str, list[dict]] = {m: [] for m in args.methods}
+    for _ in range(args.rounds):
+        for m in args.methods:
+            runs[m].append(measure(m, args))
+    print(f"after: {load()}")
+    best = {m: {k: min(r[k] for r in rs) for k in rs[0]} for m, rs in runs.items()}
+    seconds = {}
+    print(f"\n{args.replicas} replicas (seeds) per job, 1 thread; best of {args.rounds} rounds of 3 windows x "
+          f"{args.steps} steps after {args.warmup} warm-up steps; one process per measurement.\n")
+    print("| method | ms/step | steps | train s | set-up s | MWU updates s | final eval s | job s | vs vanilla |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for m, b in best.items():
+        generators = 15 if "mwu" in m else 1
+        steps = generators * PAPER_STEPS
+        updates = (b.get("first_update", 0) + (generators - 2) * b.get("update", 0)) if generators > 1 else 0
+        train = steps * b["step"]
+        job = train + updates + b["setup"] + b["eval"]
+        seconds[m] = job
+        print(f"| {m} | {b['step'] * 1e3:.2f} | {steps} | {train:.0f} | {b['setup']:.1f} | {updates:.1f} | "
+              f"{b['eval']:.1f} | {job:.0f} | {job / seconds.get('vanilla', job):.2f} |")
+    jobs = [Job(d, m, [], Path("."), seconds[m]) for d in ("ring", "grid") for m in args.methods]
+    total = sum(j.cost for j in jobs)
+    wall = project(jobs, args.jobs, 1.0)
+    print(f"\n{len(jobs)} jobs (both datasets assumed to cost the same per step as `ring`): {total / 3600:.2f} CPU-hours; "
+          f"longest-first on {args.jobs} workers: {wall / 3600:.2f} h projected wall time (target <= 2 h), "
+          f"plus ~5 s start-up per job.")
+    print("cost column for sweeps/rls_table1.yaml: {" + ", ".join(
+        f"{m}: {seconds[m] / seconds['vanilla']:.2f}" for m in args.methods) + "}")
+
+
+def actual(args) -> None:
+    from sweeps.leaderboard import load_records
+
+    state = json.loads((Path(args.dir) / "sweep.json").read_text())
+    print(json.dumps(state.get("meta", {}), indent=1))
+    records = load_records([args.dir])
+    per_job: dict[str, dict] = {}
+    for r in records:
+        key = f"{r.group[1]}/{r.group[4]}"
+        per_job[key] = r.timing
+    print("\n| job | train s | eval s | set-up s | launcher s |")
+    print("|---|---:|---:|---:|---:|")
+    for key in sorted(per_job):
+        t = per_job[key]
+        print(f"| {key} | {t.get('train_seconds', 0):.0f} | {t.get('eval_seconds', 0):.0f} | "
+              f"{t.get('setup_seconds', 0):.0f} | {state['jobs'].get(key, {}).get('seconds', '—')} |")
+    wall = sum(i["wall_seconds"] for i in state["invocations"])
+    print(f"\nsweep wall time: {wall / 3600:.2f} h over {len(state['invocations'])} invocation(s)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("mode", nargs="?", choices=["single", "sweep", "actual"], default="single")
+    parser.add_argument("dir", nargs="?", default="multirun/rls_table1")
+    parser.add_argument("--methods", nargs="+", default=METHODS)
+    parser.add_argument("--steps", type=int, default=None)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--replicas", type=int, default=10)
+    parser.add_argument("--warmup", type=int, default=200)
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--dataset", default="ring")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        args.steps = args.steps or 400
+        return child(args)
+    if args.mode == "single":
+        args.steps = args.steps or 3000
+        return single(args)
+    if args.mode == "sweep":
+        args.steps = args.steps or 400
+        return sweep(args)
+    return actual(args)
+
+
+if __name__ == "__main__":
+    main()

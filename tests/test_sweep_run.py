@@ -1,0 +1,45 @@
+"""The one-command Table 1 sweep (sweeps/run.py): its job list, and a tiny sweep that runs, skips and compares."""
+import json
+
+from sweeps import run as sweep
+
+from conftest import ROOT
+
+
+def test_the_table1_sweep_covers_every_row_and_dataset_at_the_paper_budget(capsys):
+    spec = sweep.load_spec("rls_table1")
+    args = sweep.build_parser().parse_args(["rls_table1"])
+    jobs, out, board, info = sweep.plan(spec, args)
+    assert len(jobs) == 22 and {j.dataset for j in jobs} == {"ring", "grid"} and len({j.method for j in jobs}) == 11
+    assert out == ROOT / "multirun" / "rls_table1" and board == ROOT / "docs" / "rls_table1"
+    job = next(j for j in jobs if j.name == "grid/mwugan")
+    assert {"experiment=rls_table1", "seed=0", "trainer.replicas=10", "trainer.threads=1", "dataset=grid",
+            "method=mwugan"} <= set(job.overrides)
+    assert not any(o.startswith("trainer.steps=") for o in job.overrides)  # the experiment's 30k steps
+    cfg = sweep.compose(job.overrides)
+    assert cfg.trainer.steps == 30000 and cfg.method.num_generators == 15 and cfg.trainer.batch_size == 64
+    # reduced budgets get their own folder, so they never overwrite the paper-budget runs
+    small = sweep.plan(spec, sweep.build_parser().parse_args(["rls_table1", "--steps", "300", "--seeds", "2"]))
+    assert small[1].name == "rls_table1_steps300_seeds2" and "trainer.steps=300" in small[0][0].overrides
+    # longest jobs first: the two MWU rows lead the queue
+    assert sweep.main(["rls_table1", "--dry-run"]) == 0
+    listed = [line.split()[1] for line in capsys.readouterr().out.splitlines() if line.startswith("  ")]
+    assert len(listed) == 22 and {listed[0].split("/")[1], listed[3].split("/")[1]} <= {"mwugan", "rls_mwugan"}
+
+
+def test_a_tiny_sweep_runs_skips_when_done_and_builds_the_comparison(tmp_path):
+    out, board = tmp_path / "sweep", tmp_path / "board" / "t1"
+    argv = ["rls_table1", "--methods", "vanilla", "iwgan", "--datasets", "ring", "--steps", "30", "--seeds", "2",
+            "--out", str(out), "--board", str(board), "metrics.n_samples=1000", "trainer.eval_every=0"]
+    assert sweep.main(argv) == 0
+    for method in ("vanilla", "iwgan"):
+        records = json.loads((out / "ring" / method / "results.json").read_text())["records"]
+        assert [r["seed"] for r in records] == [0, 1] and records[0]["timing"]["steps"] == 30
+    md = board.with_suffix(".md").read_text()
+    assert "| GAN |" in md and "| IwGAN |" in md and "30 steps x batch 64" in md
+    assert board.with_suffix(".html").exists() and board.with_suffix(".csv").exists()
+    assert sweep.main(argv) == 0  # everything finished: no job is started again
+    for method in ("vanilla", "iwgan"):
+        assert (out / "ring" / method / "launcher.log").read_text().count("=== ") == 1
+    state = json.loads((out / "sweep.json").read_text())
+    assert len(state["invocations"]) == 2 and state["jobs"]["ring/vanilla"]["status"] == "finished"
