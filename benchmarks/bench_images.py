@@ -137,7 +137,7 @@ def main() -> None:
                 rls_from_features(emb, 1e-4)
                 t3 = time.perf_counter()
                 print(f"| {name} | {k} | {t1 - t0:.1f} | {t2 - t1:.1f} | {t3 - t2:.3f} | {t3 - t0:.1f} |")
-        print(f"\n(the paper's RLS BuresGAN Class. vs BuresGAN difference on 012-MNIST, P100: 1,615 - 1,357 = 258 s, "
+        print("\n(the paper's RLS BuresGAN Class. vs BuresGAN difference on 012-MNIST, P100: 1,615 - 1,357 = 258 s, "
               "which includes its classifier features and UMAP)")
 
 
