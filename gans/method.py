@@ -204,7 +204,8 @@ class GANMethod:
         batch = Batch(indices, real, fake, out[:, :n_real], out[:, n_real:], features[:, :n_real],
                       features[:, n_real:])
         loss_d, loss_g = self.discriminator_loss(batch), self.generator_loss(batch)
-        d_params, g_params = list(self.D.parameters()), list(self.G.parameters())
+        # the optimisers' parameter lists: the same tensors as D/G.parameters(), without walking the modules
+        d_params, g_params = self.opt_d.param_groups[0]["params"], self.opt_g.param_groups[0]["params"]
         # allow_unused: a loss may ignore some parameters (IwMmdGAN's critic never uses D's logit layer);
         # their gradient stays None and the optimiser skips them, as with loss.backward()
         grads_d = torch.autograd.grad(loss_d.sum(), d_params, retain_graph=True, allow_unused=True)

@@ -1,0 +1,43 @@
+"""LeanFusedAdam: the same parameters as torch's fused Adam, step by step, also across a state_dict reload."""
+import copy
+
+import torch
+
+from gans.base import LeanFusedAdam
+
+
+def _train(make, steps=30, reload_at=None):
+    torch.manual_seed(0)
+    params = [torch.randn(5, 3, requires_grad=True), torch.randn(3, requires_grad=True)]
+    opt = make(params)
+    for t in range(steps):
+        if t == reload_at:
+            saved = copy.deepcopy(opt.state_dict())
+            opt = make(params)
+            opt.load_state_dict(saved)
+        loss = ((params[0] @ params[1]).sin() ** 2).sum()
+        for p, g in zip(params, torch.autograd.grad(loss, params)):
+            p.grad = g
+        opt.step()
+    return [p.detach().clone() for p in params], opt
+
+
+def test_lean_adam_matches_torch_fused_adam_exactly():
+    reference, _ = _train(lambda p: torch.optim.Adam(p, lr=1e-2, betas=(0.5, 0.999), fused=True))
+    lean, opt = _train(lambda p: LeanFusedAdam(p, lr=1e-2, betas=(0.5, 0.999)))
+    resumed, _ = _train(lambda p: LeanFusedAdam(p, lr=1e-2, betas=(0.5, 0.999)), reload_at=12)
+    assert opt._cache is not None  # the short path was taken
+    assert all(torch.equal(a, b) for a, b in zip(reference, lean))
+    assert all(torch.equal(a, b) for a, b in zip(reference, resumed))
+    assert float(opt.state_dict()["state"][0]["step"]) == 30
+
+
+def test_lean_adam_takes_the_standard_path_for_options_it_does_not_cover():
+    reference, _ = _train(lambda p: torch.optim.Adam(p, lr=1e-2, fused=True, weight_decay=0.1))
+    lean, opt = _train(lambda p: _with_weight_decay(LeanFusedAdam(p, lr=1e-2, betas=(0.9, 0.999))))
+    assert opt._cache is None and all(torch.equal(a, b) for a, b in zip(reference, lean))
+
+
+def _with_weight_decay(opt):
+    opt.param_groups[0]["weight_decay"] = 0.1
+    return opt
