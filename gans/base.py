@@ -20,11 +20,12 @@ class LeanFusedAdam(torch.optim.Adam):
     same fused kernel directly on cached lists of the state tensors, skipping the per-call set-up of
     ``torch.optim`` (about a fifth of a toy GAN's step on CPU). Same update, same ``state_dict`` format; any
     option the short path does not cover (amsgrad, weight decay, maximize, a closure, grad scaling, a sparse
-    or missing gradient) takes the standard path."""
+    or missing gradient) takes the standard path. The learning rate is read at every step; the other options
+    when the cache is built (first step, or after ``load_state_dict``)."""
 
     def __init__(self, params, lr: float, betas: Sequence[float]):
         super().__init__(params, lr=lr, betas=tuple(betas), fused=True)
-        self._cache: list[tuple] | None = None
+        self._cache: list[tuple] | bool | None = None  # None: not built yet (the state appears at the first step)
 
     def load_state_dict(self, state_dict: dict) -> None:
         super().load_state_dict(state_dict)
@@ -35,7 +36,7 @@ class LeanFusedAdam(torch.optim.Adam):
         for group in self.param_groups:
             if group["amsgrad"] or group["weight_decay"] or group["maximize"] or group["differentiable"]:
                 return None
-            params = [p for p in group["params"]]
+            params = group["params"]
             states = [self.state.get(p) for p in params]
             if any(not st for st in states):
                 return None
@@ -45,14 +46,14 @@ class LeanFusedAdam(torch.optim.Adam):
 
     @torch.no_grad()
     def step(self, closure=None):
-        if closure is None and self._cache is None and self.state:
-            self._cache = self._short_path_lists()
-        if closure is not None or self._cache is None:
+        if self._cache is None and self.state:
+            self._cache = self._short_path_lists() or False  # False: options the short path does not cover
+        if closure is not None or not self._cache:
             return super().step(closure)
-        for group, params, exp_avgs, exp_avg_sqs, steps in self._cache:
-            grads = [p.grad for p in params]
-            if any(g is None or g.is_sparse for g in grads):
-                return super().step(closure)
+        grads_per_group = [[p.grad for p in params] for _, params, *_ in self._cache]
+        if any(g is None or g.is_sparse for grads in grads_per_group for g in grads):
+            return super().step(closure)
+        for (group, params, exp_avgs, exp_avg_sqs, steps), grads in zip(self._cache, grads_per_group):
             beta1, beta2 = group["betas"]
             torch._foreach_add_(steps, 1)
             torch._fused_adam_(params, grads, exp_avgs, exp_avg_sqs, [], steps, amsgrad=False, lr=group["lr"],

@@ -35,7 +35,7 @@ def test_lean_adam_matches_torch_fused_adam_exactly():
 def test_lean_adam_takes_the_standard_path_for_options_it_does_not_cover():
     reference, _ = _train(lambda p: torch.optim.Adam(p, lr=1e-2, fused=True, weight_decay=0.1))
     lean, opt = _train(lambda p: _with_weight_decay(LeanFusedAdam(p, lr=1e-2, betas=(0.9, 0.999))))
-    assert opt._cache is None and all(torch.equal(a, b) for a, b in zip(reference, lean))
+    assert opt._cache is False and all(torch.equal(a, b) for a, b in zip(reference, lean))
 
 
 def _with_weight_decay(opt):
