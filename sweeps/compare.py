@@ -310,15 +310,22 @@ def _notes(comp: Comparison) -> list[str]:
 
 
 def _meta_lines(meta: dict[str, Any] | None) -> list[str]:
+    """Header lines from a sweep.json ``meta``: every command (one or a list), budget, ..., then the notes."""
     if not meta:
         return []
     labels = {"command": "command", "budget": "budget", "seeds": "seeds", "machine": "machine",
               "wall_time": "wall time", "date": "date", "commit": "commit"}
     lines = []
     for key, name in labels.items():
-        if meta.get(key) not in (None, ""):
-            value = meta[key]
-            lines.append(f"{name}: `{value}`" if key == "command" else f"{name}: {value}")
+        value = meta.get(key)
+        if value in (None, "", []):
+            continue
+        if key == "command":
+            commands = [value] if isinstance(value, str) else list(value)
+            lines += [f"{name}: `{c}`" for c in commands]
+        else:
+            lines.append(f"{name}: {value}")
+    lines += [f"note: {n}" for n in meta.get("notes") or []]
     return lines
 
 

@@ -85,6 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--board", default=None, help="prefix of the comparison table files (.md/.csv/.html)")
     p.add_argument("--no-board", action="store_true", help="do not build the comparison table at the end")
     p.add_argument("--dry-run", action="store_true", help="list the jobs, their state and the projected time")
+    p.add_argument("--note", default=None, help="a provenance note kept in sweep.json and printed under the "
+                                                "table's header (e.g. how earlier rows were trained)")
     return p
 
 
@@ -242,7 +244,12 @@ def _command(job: Job) -> list[str]:
     return [sys.executable, "run.py", *job.overrides, f"hydra.run.dir={job.run_dir}"]
 
 
-def write_sweep_json(out: Path, meta: dict, jobs: list[Job], invocation: dict) -> Path:
+def write_sweep_json(out: Path, meta: dict, jobs: list[Job], invocation: dict, note: str | None = None) -> Path:
+    """Add one invocation (and ``note``) to ``<out>/sweep.json``; its ``meta`` heads the comparison table.
+
+    The table's header lists every distinct command that contributed runs and every note, so a reproduction
+    completed over several invocations keeps its whole provenance.
+    """
     from engine.files import read_json, write_json
 
     path = out / "sweep.json"
@@ -251,6 +258,8 @@ def write_sweep_json(out: Path, meta: dict, jobs: list[Job], invocation: dict) -
     except (OSError, ValueError):
         state = {"invocations": [], "jobs": {}}
     state["invocations"].append(invocation)
+    if note:
+        state.setdefault("notes", []).append(note)
     for job in jobs:
         entry = state["jobs"].setdefault(job.name, {"seconds": 0.0})
         if job.status in ("done", "failed", "interrupted"):
@@ -258,7 +267,9 @@ def write_sweep_json(out: Path, meta: dict, jobs: list[Job], invocation: dict) -
         entry["status"] = "finished" if job.status in ("done", "finished") else job.status
     wall = sum(i["wall_seconds"] for i in state["invocations"])
     meta = dict(meta, wall_time=f"{_fmt_seconds(wall)} over {len(state['invocations'])} invocation(s) "
-                                f"(job time {_fmt_seconds(sum(j['seconds'] for j in state['jobs'].values()))})")
+                                f"(job time {_fmt_seconds(sum(j['seconds'] for j in state['jobs'].values()))})",
+                command=list(dict.fromkeys(i["argv"] for i in state["invocations"])),
+                notes=list(state.get("notes", [])))
     state["meta"] = meta
     write_json(path, state)
     return path
@@ -303,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
         out.mkdir(parents=True, exist_ok=True)
         sweep_json = write_sweep_json(out, meta, jobs, {
             "argv": command, "start": dt.datetime.fromtimestamp(started).isoformat(timespec="seconds"),
-            "wall_seconds": round(time.time() - started, 1), "interrupted": interrupted})
+            "wall_seconds": round(time.time() - started, 1), "interrupted": interrupted}, note=args.note)
     if interrupted:
         _log("stopped; run the same command again to resume")
         return 130

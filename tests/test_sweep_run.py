@@ -38,8 +38,11 @@ def test_a_tiny_sweep_runs_skips_when_done_and_builds_the_comparison(tmp_path):
     md = board.with_suffix(".md").read_text()
     assert "| GAN |" in md and "| IwGAN |" in md and "30 steps x batch 64" in md
     assert board.with_suffix(".html").exists() and board.with_suffix(".csv").exists()
-    assert sweep.main(argv) == 0  # everything finished: no job is started again
+    assert sweep.main(argv + ["--note", "rows checked by hand"]) == 0  # all finished: no job is started again
     for method in ("vanilla", "iwgan"):
         assert (out / "ring" / method / "launcher.log").read_text().count("=== ") == 1
     state = json.loads((out / "sweep.json").read_text())
     assert len(state["invocations"]) == 2 and state["jobs"]["ring/vanilla"]["status"] == "finished"
+    header = board.with_suffix(".md").read_text().split("### dataset")[0]
+    assert header.count("- command: `python -m sweeps.run rls_table1") == 2  # both invocations' commands
+    assert "- note: rows checked by hand" in header and state["notes"] == ["rows checked by hand"]
