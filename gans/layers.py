@@ -28,7 +28,7 @@ ACTIVATIONS = {
     "leaky_relu": lambda x: nn.functional.leaky_relu(x, 0.2),
 }
 
-INITS = ("glorot", "torch", "normal")
+INITS = ("glorot", "torch", "normal", "orthogonal", "orthogonal:<gain>")
 
 
 def seeded_generators(seeds: Sequence[int]) -> list[torch.Generator]:
@@ -49,8 +49,23 @@ def _init_slice(weight: torch.Tensor, bias: torch.Tensor, scheme: str, gen: torc
     elif scheme == "normal":  # N(0, 0.02) weights, zero bias (Dia-GAN / DCGAN-style toys)
         weight.normal_(0.0, 0.02, generator=gen)
         bias.zero_()
+    elif scheme.split(":")[0] == "orthogonal":  # TF's orthogonal_initializer(gain), zero bias (Unrolled GAN toy code)
+        nn.init.orthogonal_(weight, gain=_orthogonal_gain(scheme), generator=gen)
+        bias.zero_()
     else:
         raise ConfigError(f"unknown init '{scheme}'; choose one of {INITS}")
+
+
+def _orthogonal_gain(scheme: str) -> float:
+    """The gain of ``orthogonal`` (1.0) or ``orthogonal:<gain>`` (e.g. ``orthogonal:1.4``)."""
+    _, _, text = scheme.partition(":")
+    try:
+        gain = float(text) if text else 1.0
+    except ValueError:
+        gain = float("nan")
+    if not gain > 0:
+        raise ConfigError(f"init '{scheme}': the orthogonal gain must be a number > 0, e.g. 'orthogonal:1.4'")
+    return gain
 
 
 class ReplicatedLinear(nn.Module):

@@ -1,6 +1,9 @@
 import math
 
+import pytest
 import torch
+
+from engine.errors import ConfigError
 
 from gans.layers import ReplicatedLinear, ReplicatedMLP, seeded_generators
 from gans.mlp import MLPGAN
@@ -35,6 +38,21 @@ def test_glorot_init_bounds_and_zero_bias():
     assert layer.weight.abs().max() <= bound
     assert layer.weight.abs().max() > 0.9 * bound
     assert torch.all(layer.bias == 0)
+
+
+def test_orthogonal_init_has_orthonormal_columns_times_the_gain_and_zero_bias():
+    layer = ReplicatedLinear(128, 16, seeded_generators([0, 1]), init="orthogonal:1.4")
+    for w in layer.weight:
+        torch.testing.assert_close(w.T @ w, 1.4 ** 2 * torch.eye(16), atol=1e-4, rtol=0)
+    assert torch.all(layer.bias == 0)
+    square = ReplicatedLinear(8, 8, seeded_generators([3]), init="orthogonal").weight[0]
+    torch.testing.assert_close(square @ square.T, torch.eye(8), atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("scheme", ["orthogonal:-1", "orthogonal:abc", "orthonormal"])
+def test_bad_init_names_the_choices(scheme):
+    with pytest.raises(ConfigError, match="orthogonal"):
+        ReplicatedLinear(4, 4, seeded_generators([0]), init=scheme)
 
 
 def test_replicas_do_not_share_gradients():
