@@ -102,6 +102,21 @@ def check_compatibility(parts: Components) -> None:
     method.check(trainer)
 
 
+def build_method(cfg: DictConfig, replicas: int, device: str = "cpu", seed: int = 0):
+    """The configured method set up on ``device`` for seeds ``seed..seed+replicas-1``, without training:
+    (method, data). For analysis scripts and tests; ``load_state_dict`` a checkpoint's ``method`` to inspect a run."""
+    parts = build_components(cfg)
+    data = parts.dataset.load(device)
+    ctx = RunContext(data=data, gan=parts.gan, loss=parts.loss, sampler=parts.sampler,
+                     seeds=list(range(seed, seed + replicas)), batch_size=parts.trainer.batch_size,
+                     steps=parts.trainer.steps, device=torch.device(device),
+                     generator=torch.Generator(device).manual_seed(seed), update_scheme=parts.trainer.update_scheme,
+                     n_dis=parts.trainer.n_dis)
+    parts.method.check(parts.trainer)
+    parts.method.setup(ctx)
+    return parts.method, data
+
+
 def execute(cfg: DictConfig, choices: dict[str, str], run_dir: Path) -> list[dict]:
     """Train and evaluate one configuration in ``run_dir``; returns its records (one per replica)."""
     parts = build_components(cfg)

@@ -44,18 +44,9 @@ QUICK = ["trainer=quick", "logger=none", "plots.enabled=false", "trainer.progres
 def build_method(overrides: list[str], replicas: int = 2):
     """A method set up on CPU from QUICK + overrides, as run.py builds it: (method, data)."""
     import run
-    from gans.method import RunContext
 
     cfg, _ = compose_run(QUICK + overrides)
-    parts = run.build_components(cfg)
-    data = parts.dataset.load("cpu")
-    ctx = RunContext(data=data, gan=parts.gan, loss=parts.loss, sampler=parts.sampler, seeds=list(range(replicas)),
-                     batch_size=cfg.trainer.batch_size, steps=cfg.trainer.steps, device=torch.device("cpu"),
-                     generator=torch.Generator().manual_seed(0), update_scheme=cfg.trainer.update_scheme,
-                     n_dis=cfg.trainer.n_dis)
-    parts.method.check(parts.trainer)
-    parts.method.setup(ctx)
-    return parts.method, data
+    return run.build_method(cfg, replicas)
 
 
 def interrupt_after(step: int):
