@@ -306,6 +306,9 @@ def _notes(comp: Comparison) -> list[str]:
         f"{OUTSIDE}: our mean lies outside the paper's mean ± 2 std.",
         f"{MISSING}: not run (ours) or not reported (paper).",
     ]
+    if any(r.paper is None for table in comp.tables.values() for r in table):
+        notes.append("rows named by their method config, after the paper's rows, are ours only (not in the "
+                     "paper); they count for bold but not for the Welch test.")
     return notes
 
 

@@ -191,6 +191,7 @@ def test_markdown_csv_and_html_outputs(sweep, tmp_path):
     assert "**0.9400 (0.0100)**\\*" in md  # best and significantly better than the best proposed row
     assert "| PacGAN2 | — | 5.4 (1.4) |" in md and "RLS BuresGAN Discr. (proposed)" in md
     assert "10.5 (1.0)" not in md and "11.0 (1.0) †" in md  # bures grid: outside the paper's mean ± 2 std
+    assert "| diagan |" in md and "are ours only (not in the paper)" in md  # an extra row, explained
     rows = list(csv.DictReader(io.StringIO(out.with_suffix(".csv").read_text())))
     bures = next(r for r in rows if r["dataset"] == "grid" and r["method"] == "bures")
     assert float(bures["nb_modes_mean"]) == 11.0 and float(bures["nb_modes_paper_mean"]) == 16.7
