@@ -5,10 +5,10 @@ RLS paper §3 (and the BuresGAN paper): φ̄ = φ_D(x) centred over the batch, t
 L2 norm; C = E[φ̄ φ̄ᵀ] estimated by the batch average (1/b) Σ φ̄_i φ̄_iᵀ; the generator minimises
 ``V_G + λ·B(C_d, C_g)²`` with ``B(C_d, C_g)² = Tr C_d + Tr C_g - 2 Tr (C_d C_g)^{1/2}``; D's loss is unchanged.
 
-Differences from the authors' TensorFlow code (REFERENCE.md §1.13), where we follow the paper:
-the code forms C = Σ φ̄ φ̄ᵀ + εI without the 1/b average (so its Bures term is b times ours) and halves the
-generator loss, 0.5·(V_G + Bures). Adam is invariant to a common scale, so the code equals ``weight = b``
-(64) here; our default ``weight = 1`` is the paper's λ = 1.
+Against the authors' TensorFlow code (REFERENCE.md §1.13): the code forms C = Σ φ̄ φ̄ᵀ + εI without the 1/b
+average (so its Bures term is b times the formula's) and halves the generator loss, 0.5·(V_G + Bures). Adam is
+invariant to a common scale, so the code equals ``weight = b``; the config's default is that weight (the batch
+size), which reproduces the paper's tables, and ``weight = 1`` is the paper's formula with λ = 1.
 
 The trace term is computed exactly in the dual: with X (b₁ x m) and Y (b₂ x m) the normalised rows,
 C_d = XᵀX/b₁ and C_g = YᵀY/b₂, the eigenvalues of C_d C_g are the squared singular values of

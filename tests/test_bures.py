@@ -121,9 +121,11 @@ def test_the_bures_term_is_added_to_the_generator_loss_only():
     torch.testing.assert_close(method.discriminator_loss(batch), method.loss.d_loss(batch.real_out, batch.fake_out))
 
 
-def test_bures_config_follows_the_paper_normalisation():
+def test_bures_config_weight_is_the_reference_codes_batch_size():
     cfg, choices = compose_run(["method=bures"])
-    assert cfg.method.regularizers.bures.weight == 1.0 and choices["sampler"] == "uniform"
+    assert cfg.method.regularizers.bures.weight == cfg.trainer.batch_size and choices["sampler"] == "uniform"
+    cfg, _ = compose_run(["method=bures", "trainer.batch_size=32"])
+    assert cfg.method.regularizers.bures.weight == 32
     for name, sampler in (("rls_bures_gauss", "rls_gauss"), ("rls_bures_discr", "rls_discr")):
         cfg, choices = compose_run([f"method={name}"])
         assert choices["sampler"] == sampler and cfg.method.regularizers.bures._target_ == "gans.bures.BuresRegularizer"
