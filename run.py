@@ -102,18 +102,22 @@ def check_compatibility(parts: Components) -> None:
     method.check(trainer)
 
 
+def run_context(parts: Components, data, seeds: list[int], device, generator: torch.Generator) -> RunContext:
+    """What a method's ``setup`` receives: the data, the configured parts and the trainer's settings."""
+    settings = parts.trainer
+    return RunContext(data=data, gan=parts.gan, loss=parts.loss, sampler=parts.sampler, seeds=seeds,
+                      batch_size=settings.batch_size, steps=settings.steps, device=torch.device(device),
+                      generator=generator, update_scheme=settings.update_scheme, n_dis=settings.n_dis)
+
+
 def build_method(cfg: DictConfig, replicas: int, device: str = "cpu", seed: int = 0):
     """The configured method set up on ``device`` for seeds ``seed..seed+replicas-1``, without training:
     (method, data). For analysis scripts and tests; ``load_state_dict`` a checkpoint's ``method`` to inspect a run."""
     parts = build_components(cfg)
     data = parts.dataset.load(device)
-    ctx = RunContext(data=data, gan=parts.gan, loss=parts.loss, sampler=parts.sampler,
-                     seeds=list(range(seed, seed + replicas)), batch_size=parts.trainer.batch_size,
-                     steps=parts.trainer.steps, device=torch.device(device),
-                     generator=torch.Generator(device).manual_seed(seed), update_scheme=parts.trainer.update_scheme,
-                     n_dis=parts.trainer.n_dis)
     parts.method.check(parts.trainer)
-    parts.method.setup(ctx)
+    parts.method.setup(run_context(parts, data, list(range(seed, seed + replicas)), device,
+                                   torch.Generator(device).manual_seed(seed)))
     return parts.method, data
 
 
@@ -143,11 +147,8 @@ def execute(cfg: DictConfig, choices: dict[str, str], run_dir: Path) -> list[dic
     data = parts.dataset.load(device)
     parts.evaluator.prepare(data)  # metrics' helper networks (e.g. a class evaluator) before training
     generator = torch.Generator(device).manual_seed(int(cfg.seed))
-    ctx = RunContext(data=data, gan=parts.gan, loss=parts.loss, sampler=parts.sampler, seeds=seeds,
-                     batch_size=settings.batch_size, steps=settings.steps, device=device, generator=generator,
-                     update_scheme=settings.update_scheme, n_dis=settings.n_dis)
     method = parts.method
-    method.setup(ctx)
+    method.setup(run_context(parts, data, seeds, device, generator))
     setup_seconds = time.perf_counter() - t0
     state = load_checkpoint(run_dir, train_hash, method, generator) or TrainState()
     if state.step:
