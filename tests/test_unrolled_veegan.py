@@ -93,21 +93,37 @@ def test_unrolled_simultaneous_step_uses_the_pre_update_discriminator():
     assert any(not torch.equal(a, b) for a, b in zip(D0.parameters(), method.D.parameters()))
 
 
-def test_veegan_losses_are_algorithm_1():
-    method = _method(["method=veegan"])
+@pytest.mark.parametrize("std", [1.0, 0.5])
+def test_veegan_losses_are_algorithm_1(std):
+    method = _method(["method=veegan", f"method.reconstructor_std={std}"])
     gen = torch.Generator().manual_seed(0)
     real = torch.randn(2, 16, 2, generator=gen)
     z = torch.randn(2, 16, 25, generator=gen)
     fake = method.G(z)
+    state = method.ctx.generator.get_state()
     loss_d, loss_g, loss_f = method.losses(real, z, fake)
-    z_real = method.reconstruct(real)
-    d_gen, d_data = method.D(z, fake), method.D(z_real, real)
+    # data pairs: z' ~ N(F(x), std² I), drawn from the run's generator
+    method.ctx.generator.set_state(state)
+    z_data = method.reconstruct(real) + std * torch.randn(2, 16, 25, generator=method.ctx.generator)
+    d_gen, d_data = method.D(z, fake), method.D(z_data, real)
     torch.testing.assert_close(loss_d, F.softplus(-d_gen).mean(-1) + F.softplus(d_data).mean(-1))
-    rec = (z - method.reconstruct(fake)).square().sum(-1).mean(-1)
+    # the reconstruction term is -log N(z; F(G(z)), std² I) up to its constant
+    nll = -torch.distributions.Normal(method.reconstruct(fake), std).log_prob(z).sum(-1)
+    rec = (nll + z.shape[-1] * torch.distributions.Normal(0.0, std).log_prob(torch.tensor(0.0))).mean(-1)
     torch.testing.assert_close(loss_f, rec)
     torch.testing.assert_close(loss_g, d_gen.mean(-1) + rec)
     # the discriminator sees pairs [x, z]
     assert method.D.net.layers[0].weight.shape[1] == 2 + 25
+
+
+def test_veegan_data_pairs_have_the_reconstructor_spread():
+    """z' for one x scatters around F(x) with std σ in every latent dimension."""
+    method = _method(["method=veegan", "method.reconstructor_std=0.5"], replicas=1)
+    x = torch.full((1, 4000, 2), 0.3)
+    draws = method.sample_reconstruction(x)
+    torch.testing.assert_close(draws.mean(1), method.reconstruct(x)[:, 0], atol=0.05, rtol=0)
+    torch.testing.assert_close(draws.std(1), torch.full((1, 25), 0.5), atol=0.03, rtol=0)
+    assert not draws.requires_grad
 
 
 @pytest.mark.parametrize("scheme", ["simultaneous", "alternating"])
@@ -117,6 +133,20 @@ def test_veegan_steps_update_generator_reconstructor_and_discriminator(scheme):
     method.train_step(0)
     for module, state in zip((method.G, method.F, method.D), before):
         assert any(not torch.equal(v, state[k]) for k, v in module.state_dict().items())
+
+
+@pytest.mark.parametrize("lr_d, expected", [("2e-3", 2e-3), ("null", 5e-4)])
+def test_veegan_discriminator_learning_rate(lr_d, expected):
+    method = _method(["method=veegan", f"method.lr_d={lr_d}", "gan.lr_d=5e-4", "gan.lr_g=3e-4"])
+    assert [g["lr"] for g in method.opt_d.param_groups] == [expected]
+    assert [g["lr"] for g in method.opt_f.param_groups] == [3e-4]
+
+
+def test_veegan_rejects_a_deterministic_reconstructor():
+    from engine.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="reconstructor_std"):
+        _method(["method=veegan", "method.reconstructor_std=0"])
 
 
 def test_veegan_needs_the_ns_loss():
