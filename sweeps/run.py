@@ -6,7 +6,8 @@
                                                           # time, if the spec sets base_seconds)
     python -m sweeps.run rls_table1 --methods bures mwugan --datasets grid trainer.eval_every=0
 
-A sweep spec (``sweeps/<name>.yaml``) lists the experiment, datasets, methods and seeds. Every (dataset, method)
+A sweep spec (``sweeps/<name>.yaml``) lists the experiment, datasets, methods and seeds (optional: ``metrics``,
+the table's metric columns). Every (dataset, method)
 is one job: ``python run.py experiment=<e> dataset=<d> method=<m> seed=0 trainer.replicas=<seeds>
 trainer.threads=<threads> ...`` in ``<out>/<dataset>/<method>``, so the seeds of a row train together as replicas.
 ``--jobs`` jobs run in parallel (one per CPU core with ``threads: 1``), the longest first (``cost`` in the spec).
@@ -325,7 +326,8 @@ def main(argv: list[str] | None = None) -> int:
 
         board.parent.mkdir(parents=True, exist_ok=True)
         rc = leaderboard.main([str(out), "--paper", str(ROOT / spec["paper"]), "--out", str(board),
-                               "--meta", str(sweep_json)])
+                               "--meta", str(sweep_json), *(["--metrics", *spec["metrics"]] if spec.get("metrics")
+                                                            else [])])
         if rc:
             return rc
     return 1 if failed else 0

@@ -46,3 +46,18 @@ def test_a_tiny_sweep_runs_skips_when_done_and_builds_the_comparison(tmp_path):
     header = board.with_suffix(".md").read_text().split("### dataset")[0]
     assert header.count("- command: `python -m sweeps.run rls_table1") == 2  # both invocations' commands
     assert "- note: rows checked by hand" in header and state["notes"] == ["rows checked by hand"]
+
+
+def test_the_diw_sweep_runs_the_paper_table_with_its_metric_columns(tmp_path):
+    spec = sweep.load_spec("diw_table1")
+    jobs, out, board, _ = sweep.plan(spec, sweep.build_parser().parse_args(["diw_table1"]))
+    assert len(jobs) == 12 and out == ROOT / "multirun" / "diw_table1" and board == ROOT / "docs" / "diw_table1"
+    cfg = sweep.compose(jobs[0].overrides)
+    assert cfg.trainer.steps == 25000 and cfg.trainer.replicas == 5 and cfg.metrics.n_samples == 2500
+    out, board = tmp_path / "sweep", tmp_path / "board" / "diw"
+    argv = ["diw_table1", "--methods", "veegan", "--datasets", "ring_veegan", "--steps", "20", "--seeds", "1",
+            "--out", str(out), "--board", str(board), "metrics.n_samples=500", "trainer.eval_every=0"]
+    assert sweep.main(argv) == 0
+    table = board.with_suffix(".md").read_text().split("### dataset: ring_veegan")[1]
+    header = table.strip().splitlines()[0]
+    assert "Modes" in header and "% HQS" in header and "JSD" in header and "kl_modes" not in header
