@@ -93,6 +93,9 @@ class IwMmdGAN(ImportanceWeighted):
     def generator_adversarial_loss(self, batch: Batch) -> torch.Tensor:
         return self.mmd2(batch)
 
+    def is_zero_sum(self) -> bool:
+        return not self.regularizers and self.loss.gradient_penalty == 0
+
     def setup(self, ctx) -> None:
         require(ctx.loss.name == "ns", f"IwMmdGAN's critic is the weighted MMD, so the loss group is unused: keep "
                                        f"loss=ns (got loss={ctx.loss.name})")

@@ -156,6 +156,11 @@ class GANMethod:
         """The adversarial part of D's loss per replica (S,)."""
         return self.loss.d_loss(batch.real_out, batch.fake_out, self.real_weights(batch), self.fake_weights(batch))
 
+    def is_zero_sum(self) -> bool:
+        """True when D's loss is exactly minus G's loss (IwMmdGAN without extra terms): the simultaneous step then
+        takes both gradients from one backward pass."""
+        return False
+
     def discriminator_loss(self, batch: Batch) -> torch.Tensor:
         loss = self.discriminator_adversarial_loss(batch)
         if self.loss.gradient_penalty > 0:
@@ -203,13 +208,20 @@ class GANMethod:
         out, features = self.discriminate(torch.cat([real, fake], dim=1))
         batch = Batch(indices, real, fake, out[:, :n_real], out[:, n_real:], features[:, :n_real],
                       features[:, n_real:])
-        loss_d, loss_g = self.discriminator_loss(batch), self.generator_loss(batch)
         # the optimisers' parameter lists: the same tensors as D/G.parameters(), without walking the modules
         d_params, g_params = self.opt_d.param_groups[0]["params"], self.opt_g.param_groups[0]["params"]
         # allow_unused: a loss may ignore some parameters (IwMmdGAN's critic never uses D's logit layer);
         # their gradient stays None and the optimiser skips them, as with loss.backward()
-        grads_d = torch.autograd.grad(loss_d.sum(), d_params, retain_graph=True, allow_unused=True)
-        grads_g = torch.autograd.grad(loss_g.sum(), g_params, allow_unused=True)
+        if self.is_zero_sum():
+            loss_g = self.generator_loss(batch)
+            loss_d = -loss_g
+            grads = torch.autograd.grad(loss_g.sum(), [*d_params, *g_params], allow_unused=True)
+            grads_d = [None if g is None else -g for g in grads[:len(d_params)]]
+            grads_g = grads[len(d_params):]
+        else:
+            loss_d, loss_g = self.discriminator_loss(batch), self.generator_loss(batch)
+            grads_d = torch.autograd.grad(loss_d.sum(), d_params, retain_graph=True, allow_unused=True)
+            grads_g = torch.autograd.grad(loss_g.sum(), g_params, allow_unused=True)
         for p, g in zip(d_params, grads_d):
             p.grad = g
         for p, g in zip(g_params, grads_g):

@@ -163,6 +163,24 @@ def test_iwmmdgan_critic_maximises_and_generator_minimises_the_weighted_mmd():
     assert method.D.net.layers[-1].weight.grad is None
 
 
+def test_iwmmdgan_one_backward_pass_gives_the_two_pass_gradients():
+    """The zero-sum simultaneous step (one backward of the MMD, D's gradient negated) updates D and G exactly as
+    separate backward passes of D's and G's losses."""
+    fast, _ = build(["method=iwmmdgan", "trainer.update_scheme=simultaneous"])
+    slow, _ = build(["method=iwmmdgan", "trainer.update_scheme=simultaneous"])
+    assert fast.is_zero_sum()
+    slow.is_zero_sum = lambda: False
+    for step in range(3):
+        fast.train_step(step)
+        slow.train_step(step)
+    for a, b in zip([*fast.D.parameters(), *fast.G.parameters()], [*slow.D.parameters(), *slow.G.parameters()]):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(fast.loss_d, -fast.loss_g)
+    # a regulariser on either loss breaks the symmetry: the two-pass step is used
+    bures, _ = build(["method=iwmmdgan", "+method.regularizers.bures._target_=gans.bures.BuresRegularizer"])
+    assert bures.regularizers and not bures.is_zero_sum()
+
+
 # ------------------------------------------------------------------------------------------------------- MWU
 
 
