@@ -32,16 +32,17 @@ class LeanFusedAdam(torch.optim.Adam):
         self._cache = None  # the state tensors were replaced
 
     def _short_path_lists(self) -> list[tuple] | None:
+        """Per group: the group, its parameters that have Adam state, their state tensors, and the parameters
+        without state (never given a gradient so far, e.g. IwMmdGAN's unused logit layer)."""
         groups = []
         for group in self.param_groups:
             if group["amsgrad"] or group["weight_decay"] or group["maximize"] or group["differentiable"]:
                 return None
-            params = group["params"]
-            states = [self.state.get(p) for p in params]
-            if any(not st for st in states):
-                return None
-            groups.append((group, params, [st["exp_avg"] for st in states], [st["exp_avg_sq"] for st in states],
-                           [st["step"] for st in states]))
+            stateful = [p for p in group["params"] if self.state.get(p)]
+            states = [self.state[p] for p in stateful]
+            stateless = [p for p in group["params"] if not self.state.get(p)]
+            groups.append((group, stateful, [st["exp_avg"] for st in states], [st["exp_avg_sq"] for st in states],
+                           [st["step"] for st in states], stateless))
         return groups
 
     @torch.no_grad()
@@ -50,10 +51,13 @@ class LeanFusedAdam(torch.optim.Adam):
             self._cache = self._short_path_lists() or False  # False: options the short path does not cover
         if closure is not None or not self._cache:
             return super().step(closure)
+        if any(p.grad is not None for *_, stateless in self._cache for p in stateless):
+            self._cache = None  # a parameter gets its first gradient: the standard path creates its state
+            return super().step(closure)
         grads_per_group = [[p.grad for p in params] for _, params, *_ in self._cache]
         if any(g is None or g.is_sparse for grads in grads_per_group for g in grads):
             return super().step(closure)
-        for (group, params, exp_avgs, exp_avg_sqs, steps), grads in zip(self._cache, grads_per_group):
+        for (group, params, exp_avgs, exp_avg_sqs, steps, _), grads in zip(self._cache, grads_per_group):
             beta1, beta2 = group["betas"]
             torch._foreach_add_(steps, 1)
             torch._fused_adam_(params, grads, exp_avgs, exp_avg_sqs, [], steps, amsgrad=False, lr=group["lr"],

@@ -34,6 +34,7 @@ import math
 import torch
 
 from engine.errors import ConfigError, require
+from engine.numerics import floored_exp
 from gans.layers import seeded_generators
 from gans.method import GANMethod
 from samplers.base import UniformSampler, WeightedSampler
@@ -230,7 +231,7 @@ def gaussian_kde(points: torch.Tensor, samples: torch.Tensor, bandwidth: float, 
     for start in range(0, points.shape[0], step):
         p = points[start:start + step]
         sq = torch.cdist(p.unsqueeze(0).expand(replicas, -1, -1), samples).pow_(2)
-        parts.append((torch.exp(sq.mul_(scale)) * finite.unsqueeze(1)).sum(-1))
+        parts.append((floored_exp(sq.mul_(scale)) * finite.unsqueeze(1)).sum(-1))
     density = torch.cat(parts, dim=1).double()
     norm = (2 * math.pi * bandwidth ** 2) ** (dim / 2)
     if leave_one_out:

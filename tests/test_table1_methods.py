@@ -140,6 +140,25 @@ def test_weighted_mmd_matches_brute_force():
     assert abs(weighted_mmd2(x, x.clone(), None, sigmas, unbiased=True).item()) < 0.5  # U-statistic: ~0, not exactly
 
 
+def test_weighted_mmd_with_mmd_gan_bandwidths_matches_brute_force_and_finite_differences():
+    """σ = 1, 2, 4, 8, 16 takes the squaring shortcut of the kernel and the hand-written backward."""
+    gen = torch.Generator().manual_seed(1)
+    x, y = torch.rand(1, 9, 4, generator=gen, dtype=torch.float64), torch.rand(1, 6, 4, generator=gen, dtype=torch.float64)
+    w = torch.rand(1, 9, generator=gen, dtype=torch.float64) + 0.5
+    sigmas = [1.0, 2.0, 4.0, 8.0, 16.0]
+    d = torch.cdist(torch.cat([x, y], 1), torch.cat([x, y], 1))[0].numpy() ** 2
+    kernel = sum(np.exp(-d / (2 * s * s)) for s in sigmas)
+    a = np.concatenate([w[0].numpy() / w[0].sum().item(), np.full(6, -1 / 6)])
+    assert weighted_mmd2(x, y, w, sigmas).item() == pytest.approx(a @ kernel @ a, rel=1e-10)
+    assert weighted_mmd2(x.float(), y.float(), w.float(), sigmas).item() == pytest.approx(a @ kernel @ a, rel=1e-4)
+    xg, yg = x.clone().requires_grad_(), y.clone().requires_grad_()
+    for bandwidths in (sigmas, [0.5, 1.0, 3.0]):  # squaring chain; exps only
+        assert torch.autograd.gradcheck(lambda u, v: weighted_mmd2(u, v, w, bandwidths), (xg, yg))
+    with pytest.raises(RuntimeError, match="no second derivative"):
+        (g,) = torch.autograd.grad(weighted_mmd2(xg, yg, w, sigmas).sum(), xg, create_graph=True)
+        g.sum().backward()
+
+
 def test_iwmmdgan_refuses_an_unknown_estimator_and_an_unused_loss():
     with pytest.raises(ConfigError, match="loss group is unused"):
         build(["method=iwmmdgan", "loss=wgan_gp"])
