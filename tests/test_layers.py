@@ -5,7 +5,7 @@ import torch
 
 from engine.errors import ConfigError
 
-from gans.layers import ReplicatedLinear, ReplicatedMLP, seeded_generators
+from gans.layers import SIGMOID_TANH_MIN_ELEMENTS, ReplicatedLinear, ReplicatedMLP, _SigmoidTanh, seeded_generators, tanh
 from gans.mlp import MLPGAN
 
 
@@ -90,3 +90,22 @@ def test_fast_no_grad_tanh_matches_torch_tanh():
     y = x.clone().requires_grad_()
     tanh(y).sum().backward()  # with autograd it is torch.tanh itself
     torch.testing.assert_close(y.grad, 1 - torch.tanh(x) ** 2)
+
+
+@pytest.mark.parametrize("elements", [1000, SIGMOID_TANH_MIN_ELEMENTS])
+def test_tanh_equals_torch_tanh_in_value_and_gradient(elements):
+    x = (torch.randn(elements, generator=torch.Generator().manual_seed(0)) * 3).requires_grad_()
+    y = tanh(x)
+    assert ("SigmoidTanh" in type(y.grad_fn).__name__) == (elements >= SIGMOID_TANH_MIN_ELEMENTS)
+    torch.testing.assert_close(y, torch.tanh(x), atol=2e-7, rtol=0)
+    with torch.no_grad():
+        torch.testing.assert_close(tanh(x), torch.tanh(x), atol=2e-7, rtol=0)
+    (grad,) = torch.autograd.grad(y.square().sum(), x)
+    torch.testing.assert_close(grad, 2 * y * (1 - y ** 2), atol=1e-6, rtol=0)
+
+
+def test_sigmoid_tanh_is_twice_differentiable_like_tanh():
+    """Gradient penalties differentiate D's gradient again."""
+    x = torch.randn(4, 5, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(_SigmoidTanh.apply, (x,))
+    assert torch.autograd.gradgradcheck(_SigmoidTanh.apply, (x,))
