@@ -15,3 +15,13 @@ def floored_exp(x: torch.Tensor) -> torch.Tensor:
     features) hit it for most entries: ``benchmarks/bench_exp.py``. The floored entries are negligible beside
     any kernel sum, and flush to 0 in products under run.py's flush-to-zero setting."""
     return torch.exp(x.clamp(min=math.log(torch.finfo(x.dtype).tiny) + 1.0))
+
+
+def squared_distances(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """‖x_i - y_j‖² for x (..., n, d), y (..., m, d) -> (..., n, m); leading dims broadcast.
+
+    By the expansion |x|² + |y|² - 2 x·y (one matrix product), clamped at 0 so that rounding never gives a
+    negative distance; out of place, so safe under autograd."""
+    sq_norms_x = x.square().sum(-1, keepdim=True)
+    sq_norms_y = y.square().sum(-1).unsqueeze(-2)
+    return torch.add(sq_norms_x + sq_norms_y, x @ y.mT, alpha=-2).clamp(min=0.0)

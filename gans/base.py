@@ -38,9 +38,10 @@ class LeanFusedAdam(torch.optim.Adam):
         for group in self.param_groups:
             if group["amsgrad"] or group["weight_decay"] or group["maximize"] or group["differentiable"]:
                 return None
-            stateful = [p for p in group["params"] if self.state.get(p)]
+            stateful, stateless = [], []
+            for p in group["params"]:
+                (stateful if self.state.get(p) else stateless).append(p)
             states = [self.state[p] for p in stateful]
-            stateless = [p for p in group["params"] if not self.state.get(p)]
             groups.append((group, stateful, [st["exp_avg"] for st in states], [st["exp_avg_sq"] for st in states],
                            [st["step"] for st in states], stateless))
         return groups

@@ -13,12 +13,18 @@ from torch import nn
 
 from engine.errors import ConfigError
 
+
+def _tanh_by_sigmoid(x: torch.Tensor) -> torch.Tensor:
+    """2·sigmoid(2x) - 1, within 2e-7 of torch.tanh."""
+    return torch.sigmoid(x * 2).mul_(2).sub_(1)
+
+
 class _SigmoidTanh(torch.autograd.Function):
     """tanh computed as 2·sigmoid(2x) - 1, with tanh's own backward (1 - y²)·ġ (twice differentiable)."""
 
     @staticmethod
     def forward(ctx, x: torch.Tensor) -> torch.Tensor:
-        y = torch.sigmoid(x * 2).mul_(2).sub_(1)
+        y = _tanh_by_sigmoid(x)
         ctx.save_for_backward(y)
         return y
 
@@ -34,13 +40,13 @@ SIGMOID_TANH_MIN_ELEMENTS = 1 << 15  # under autograd: from 32k elements (at 10 
 def tanh(x: torch.Tensor) -> torch.Tensor:
     """tanh; on CPU computed as 2·sigmoid(2x) - 1 (within 2e-7 of torch.tanh), because torch's CPU tanh kernel is
     not vectorised: 3.7x slower than that on 10 replicas' activations, where it took ~18% of a toy GAN step
-    (vanilla, 10 replicas: 7.3 -> 6.4 ms per step with this). Under autograd only from ``SIGMOID_TANH_MIN_ELEMENTS`` elements on: below that
-    the custom backward's fixed cost outweighs the gain, and torch.tanh is used (so one seed's run may differ at
-    float rounding level between replica counts)."""
+    (vanilla, 10 replicas: 7.3 -> 6.4 ms per step with this). Under autograd only from
+    ``SIGMOID_TANH_MIN_ELEMENTS`` elements on: below that the custom backward's fixed cost outweighs the gain,
+    and torch.tanh is used (so one seed's run may differ at float rounding level between replica counts)."""
     if x.device.type != "cpu":
         return torch.tanh(x)
     if not torch.is_grad_enabled():
-        return torch.sigmoid(x * 2).mul_(2).sub_(1)
+        return _tanh_by_sigmoid(x)
     if x.numel() >= SIGMOID_TANH_MIN_ELEMENTS:
         return _SigmoidTanh.apply(x)
     return torch.tanh(x)

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import torch
 
 from engine.errors import require
-from engine.numerics import floored_exp
+from engine.numerics import floored_exp, squared_distances
 
 __all__ = [
     "gaussian_kernel",
@@ -65,10 +65,7 @@ def gaussian_kernel(x: torch.Tensor, y: torch.Tensor, sigma: float) -> torch.Ten
         x.shape[-1] == y.shape[-1],
         f"gaussian_kernel: x and y must have the same feature dim, got {tuple(x.shape)} and {tuple(y.shape)}",
     )
-    x2 = x.square().sum(-1, keepdim=True)  # (..., n, 1)
-    y2 = y.square().sum(-1).unsqueeze(-2)  # (..., 1, m)
-    sq = (x2 + y2 - 2.0 * (x @ y.mT)).clamp(min=0.0)  # out of place: safe under autograd
-    return floored_exp(sq * (-1.0 / float(sigma) ** 2))
+    return floored_exp(squared_distances(x, y) * (-1.0 / float(sigma) ** 2))
 
 
 def rls_primal(phi: torch.Tensor, gamma: float, *, dtype: torch.dtype = torch.float64) -> torch.Tensor:

@@ -80,21 +80,9 @@ def test_mlp_gan_shapes_and_features():
     assert packed.net.layers[0].weight.shape == (2, 4, 128)
 
 
-def test_fast_no_grad_tanh_matches_torch_tanh():
-    from gans.layers import tanh
-
-    x = torch.linspace(-30, 30, 10001)
-    with torch.no_grad():
-        fast = tanh(x)
-    torch.testing.assert_close(fast, torch.tanh(x), atol=2e-7, rtol=0)
-    y = x.clone().requires_grad_()
-    tanh(y).sum().backward()  # with autograd it is torch.tanh itself
-    torch.testing.assert_close(y.grad, 1 - torch.tanh(x) ** 2)
-
-
 @pytest.mark.parametrize("elements", [1000, SIGMOID_TANH_MIN_ELEMENTS])
 def test_tanh_equals_torch_tanh_in_value_and_gradient(elements):
-    x = (torch.randn(elements, generator=torch.Generator().manual_seed(0)) * 3).requires_grad_()
+    x = torch.linspace(-30, 30, elements).requires_grad_()
     y = tanh(x)
     assert ("SigmoidTanh" in type(y.grad_fn).__name__) == (elements >= SIGMOID_TANH_MIN_ELEMENTS)
     torch.testing.assert_close(y, torch.tanh(x), atol=2e-7, rtol=0)
