@@ -15,10 +15,10 @@ from typing import Any
 import hydra
 import torch
 
-# Flush denormal floats to zero (as GPUs do). Saturating tanh units drive squared gradients in Adam's
-# second moment below 1e-38, and denormal arithmetic is ~100x slower on x86 CPUs. Set before torch
-# starts its thread pool: new threads inherit the floating-point mode of the thread that creates them.
-torch.set_flush_denormal(True)
+from engine.cpu_runtime import configure_cpu_runtime
+
+# flush-to-zero floats and a heap that keeps freed memory: before torch starts its thread pool
+configure_cpu_runtime()
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate

@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from engine.cpu_runtime import configure_cpu_runtime  # noqa: E402
 from engine.numerics import floored_exp  # noqa: E402
 
 
@@ -32,8 +33,8 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=16384)
     parser.add_argument("--repeats", type=int, default=2000)
     args = parser.parse_args()
+    configure_cpu_runtime()  # as run.py
     torch.set_num_threads(1)
-    torch.set_flush_denormal(True)  # as run.py
     print(f"{args.size} elements, 1 thread, microseconds per call\n")
     print("| dtype | argument range | torch.exp | floored_exp | ratio |")
     print("|---|---|---:|---:|---:|")

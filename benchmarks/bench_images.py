@@ -25,7 +25,9 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-torch.set_flush_denormal(True)
+from engine.cpu_runtime import configure_cpu_runtime  # noqa: E402
+
+configure_cpu_runtime()  # as run.py
 
 import datasets  # noqa: E402,F401  (registers the modebench_source resolver)
 import run  # noqa: E402

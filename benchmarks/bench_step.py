@@ -21,7 +21,9 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-torch.set_flush_denormal(True)  # as run.py
+from engine.cpu_runtime import configure_cpu_runtime  # noqa: E402
+
+configure_cpu_runtime()  # as run.py
 
 from hydra import compose, initialize_config_dir  # noqa: E402
 

@@ -7,7 +7,8 @@
     python benchmarks/bench_table1.py sweep [--steps 400] [--rounds 2]
         the whole-sweep projection: per-step cost of every method with 10 replicas and 1 thread (the sweep's
         jobs), the MWU weight-update and evaluation costs, then a longest-first schedule of the 22 jobs
-        on --jobs workers (target <= 2 h on 2 cores).
+        on --jobs workers (target <= 2 h on 2 cores). Beside it the matrix-product floor: each step's
+        matmul FLOPs (counted) at this core's best float32 bmm rate on the steps' shapes.
     python benchmarks/bench_table1.py actual multirun/rls_table1
         the measured times of a finished sweep (sweep.json and every results.json).
 
@@ -92,11 +93,13 @@ def single(args) -> None:
 
 
 def child(args) -> None:
-    """In one process: ms/step of a method with --replicas replicas (1 thread), its set-up, evaluation and, for
-    MWU, the cost of one weight update. Prints JSON."""
+    """In one process: ms/step of a method with --replicas replicas (1 thread), its matrix-product GFLOP per step,
+    set-up, evaluation and, for MWU, the cost of one weight update. Prints JSON."""
     import torch
 
-    torch.set_flush_denormal(True)
+    from engine.cpu_runtime import configure_cpu_runtime
+
+    configure_cpu_runtime()  # as run.py
     torch.set_num_threads(1)
     import run
     from engine.evaluation import Evaluator
@@ -122,7 +125,7 @@ def child(args) -> None:
         for i in range(args.steps):
             method.train_step(i)
         windows.append((time.perf_counter() - t) / args.steps)
-    out = {"step": min(windows), "setup": setup}
+    out = {"step": min(windows), "setup": setup, "gflop": matmul_gflop_per_step(method)}
     evaluator = Evaluator(cfg.metrics)
     gen = torch.Generator().manual_seed(0)
     if hasattr(method, "next_generator"):
@@ -140,6 +143,40 @@ def child(args) -> None:
     print(json.dumps(out))
 
 
+def matmul_gflop_per_step(method, steps: int = 5) -> float:
+    """Matrix-product GFLOP of one training step, counted by torch's FlopCounterMode (mm, bmm, baddbmm, ...;
+    Cholesky factors and triangular solves, small here, are not counted)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counter = FlopCounterMode(display=False)
+    with counter:
+        for i in range(steps):
+            method.train_step(i)
+    return counter.get_total_flops() / steps / 1e9
+
+
+# The products that dominate the sweep's steps (10 replicas): a 128x128 layer on a 128-sample batch, and the
+# feature covariance and whitening of RLS discriminator sampling on its 1,280-sample subset.
+GEMM_SHAPES = [((10, 128, 128), (10, 128, 128)), ((10, 128, 1280), (10, 1280, 128)), ((10, 1280, 128), (10, 128, 128))]
+
+
+def gemm_peak() -> None:
+    """Best float32 GFLOP/s of torch.bmm on GEMM_SHAPES with 1 thread, operands in cache. Prints JSON."""
+    import torch
+
+    torch.set_num_threads(1)
+    best = 0.0
+    for shape_a, shape_b in GEMM_SHAPES:
+        a, b = torch.randn(shape_a), torch.randn(shape_b)
+        flop = 2 * shape_a[0] * shape_a[1] * shape_a[2] * shape_b[2]
+        for _ in range(5):
+            start = time.perf_counter()
+            for _ in range(50):
+                torch.bmm(a, b)
+            best = max(best, 50 * flop / (time.perf_counter() - start) / 1e9)
+    print(json.dumps({"gflops": best}))
+
+
 def measure(method: str, args, dataset: str = "ring") -> dict:
     cmd = [sys.executable, __file__, "--child", method, "--dataset", dataset, "--replicas", str(args.replicas),
            "--steps", str(args.steps), "--warmup", str(args.warmup)]
@@ -153,16 +190,23 @@ def sweep(args) -> None:
 
     print(f"before: {load()}")
     runs: dict[str, list[dict]] = {m: [] for m in args.methods}
+    peaks = []
     for _ in range(args.rounds):
         for m in args.methods:
             runs[m].append(measure(m, args))
+        peaks.append(json.loads(subprocess.run([sys.executable, __file__, "--child", "gemm_peak"], cwd=ROOT,
+                                               check=True, capture_output=True, text=True).stdout)["gflops"])
+    peak = max(peaks)
     print(f"after: {load()}")
     best = {m: {k: min(r[k] for r in rs) for k in rs[0]} for m, rs in runs.items()}
-    seconds = {}
+    seconds, floors = {}, {}
     print(f"\n{args.replicas} replicas (seeds) per job, 1 thread; best of {args.rounds} rounds of 3 windows x "
-          f"{args.steps} steps after {args.warmup} warm-up steps; one process per measurement.\n")
-    print("| method | ms/step | steps | train s | set-up s | MWU updates s | final eval s | job s | vs vanilla |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+          f"{args.steps} steps after {args.warmup} warm-up steps; one process per measurement. GFLOP = matrix "
+          f"products per step (FlopCounterMode); floor = their time at this core's best float32 bmm rate on the "
+          f"steps' shapes, {peak:.0f} GFLOP/s (the step's other work taken as free).\n")
+    print("| method | ms/step | GFLOP/step | floor ms/step | floor/step | steps | train s | set-up s | MWU updates s "
+          "| final eval s | job s | vs vanilla |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for m, b in best.items():
         generators = 15 if "mwu" in m else 1
         steps = generators * PAPER_STEPS
@@ -170,14 +214,24 @@ def sweep(args) -> None:
         train = steps * b["step"]
         job = train + updates + b["setup"] + b["eval"]
         seconds[m] = job
-        print(f"| {m} | {b['step'] * 1e3:.2f} | {steps} | {train:.0f} | {b['setup']:.1f} | {updates:.1f} | "
+        floor_step = b["gflop"] / peak
+        floors[m] = steps * floor_step
+        print(f"| {m} | {b['step'] * 1e3:.2f} | {b['gflop']:.3f} | {floor_step * 1e3:.2f} | "
+              f"{floor_step / b['step']:.0%} | {steps} | {train:.0f} | {b['setup']:.1f} | {updates:.1f} | "
               f"{b['eval']:.1f} | {job:.0f} | {job / seconds.get('vanilla', job):.2f} |")
-    jobs = [Job(d, m, [], Path("."), seconds[m]) for d in ("ring", "grid") for m in args.methods]
+    datasets = ("ring", "grid")
+    jobs = [Job(d, m, [], Path("."), seconds[m]) for d in datasets for m in args.methods]
     total = sum(j.cost for j in jobs)
     wall = project(jobs, args.jobs, 1.0)
+    floor_jobs = [Job(d, m, [], Path("."), floors[m]) for d in datasets for m in args.methods]
+    floor_total = sum(j.cost for j in floor_jobs)
     print(f"\n{len(jobs)} jobs (both datasets assumed to cost the same per step as `ring`): {total / 3600:.2f} CPU-hours; "
           f"longest-first on {args.jobs} workers: {wall / 3600:.2f} h projected wall time (target <= 2 h), "
           f"plus ~5 s start-up per job.")
+    print(f"Matrix-product floor of the same jobs: {floor_total / 3600:.2f} CPU-hours, "
+          f"{project(floor_jobs, args.jobs, 1.0) / 3600:.2f} h on {args.jobs} workers; the measured steps spend "
+          f"{floor_total / total:.0%} of the sweep's time in matrix products at that rate, so a 2 h sweep needs "
+          f"{floor_total / (2 * 3600 * args.jobs):.0%} of it overall.")
     print("cost column for sweeps/rls_table1.yaml: {" + ", ".join(
         f"{m}: {seconds[m] / seconds['vanilla']:.2f}" for m in args.methods) + "}")
 
@@ -215,6 +269,8 @@ def main() -> None:
     parser.add_argument("--dataset", default="ring")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child == "gemm_peak":
+        return gemm_peak()
     if args.child:
         args.steps = args.steps or 400
         return child(args)
