@@ -412,9 +412,7 @@ class DiaGAN(DRSMethod):
         """One NS step of the auxiliary D on a batch of the original sampler and this step's fakes."""
         indices = self.base_sampler.sample(self)
         real = self.data.as_float(self.data.x[indices])
-        n_real = real.shape[1]
-        out, _ = self.aux_D(torch.cat([real, fake.detach()], dim=1))
-        loss = self.aux_loss.d_loss(out[:, :n_real], out[:, n_real:])
+        loss = self.aux_loss.d_loss(self.aux_D(real)[0], self.aux_D(fake.detach())[0])  # one call per half, as D
         self.aux_opt.zero_grad(set_to_none=True)
         loss.sum().backward()
         self.aux_opt.step()

@@ -6,9 +6,9 @@ a loss, regularizers such as the Bures term) or small subclasses that override o
 ``generate``...).
 
 Two update schemes (``trainer.update_scheme``):
-- ``simultaneous``: one forward pass of G and D on one batch; D's gradient of the D loss and G's
-  gradient of the G loss are taken from it and both nets step together (the BuresGAN/RLS TensorFlow
-  code, one D and one G update per iteration).
+- ``simultaneous``: one forward pass of G, and of D on the real and on the fake half of one batch; D's
+  gradient of the D loss and G's gradient of the G loss are taken from it and both nets step together
+  (the BuresGAN/RLS TensorFlow code, one D and one G update per iteration).
 - ``alternating``: ``n_dis`` discriminator steps, each on a fresh real batch, then one generator step
   on fresh noise (torch-mimicry, Dia-GAN).
 """
@@ -135,6 +135,16 @@ class GANMethod:
         """D on a stacked batch (S, B, ...), packing it first: (logits, features)."""
         return self.D(pack_samples(x, self.pack))
 
+    def judged_batch(self, indices: torch.Tensor, real: torch.Tensor, fake: torch.Tensor) -> Batch:
+        """The step's batch with D's logits and features of the real and of the fake half.
+
+        Two D calls, one per half, as the authors' code (BuresGAN/RLS TensorFlow ``train_step``, torch-mimicry):
+        a D with batch norm normalises each half by its own statistics. One call on the concatenated halves would
+        normalise them together, a different GAN: the MNIST DCGAN collapsed onto a single digit that way."""
+        real_out, real_features = self.discriminate(real)
+        fake_out, fake_features = self.discriminate(fake)
+        return Batch(indices, real, fake, real_out, fake_out, real_features, fake_features)
+
     def discriminator_features(self, x: torch.Tensor) -> torch.Tensor:
         """φ_D of unpacked samples (S, B, ...) -> (S, B, m), used by feature-based samplers."""
         return self.D(x)[1] if self.pack == 1 else self.discriminate(x.repeat_interleave(self.pack, 1))[1]
@@ -204,10 +214,7 @@ class GANMethod:
     def simultaneous_step(self) -> None:
         indices, real = self.real_batch()
         fake = self.G(self.noise(real.shape[1]))
-        n_real = real.shape[1] // self.pack
-        out, features = self.discriminate(torch.cat([real, fake], dim=1))
-        batch = Batch(indices, real, fake, out[:, :n_real], out[:, n_real:], features[:, :n_real],
-                      features[:, n_real:])
+        batch = self.judged_batch(indices, real, fake)
         # the optimisers' parameter lists: the same tensors as D/G.parameters(), without walking the modules
         d_params, g_params = self.opt_d.param_groups[0]["params"], self.opt_g.param_groups[0]["params"]
         # allow_unused: a loss may ignore some parameters (IwMmdGAN's critic never uses D's logit layer);
@@ -235,10 +242,7 @@ class GANMethod:
         indices, real = self.real_batch()
         with torch.no_grad():
             fake = self.G(self.noise(real.shape[1]))
-        n_real = real.shape[1] // self.pack
-        out, features = self.discriminate(torch.cat([real, fake], dim=1))
-        batch = Batch(indices, real, fake, out[:, :n_real], out[:, n_real:], features[:, :n_real],
-                      features[:, n_real:])
+        batch = self.judged_batch(indices, real, fake)
         loss_d = self.discriminator_loss(batch)
         self.opt_d.zero_grad(set_to_none=True)
         loss_d.sum().backward()

@@ -57,10 +57,8 @@ class UnrolledGAN(GANMethod):
                 moments[name] = (state["exp_avg"].detach().clone() if "exp_avg" in state else torch.zeros_like(p),
                                  state["exp_avg_sq"].detach().clone() if "exp_avg_sq" in state else torch.zeros_like(p),
                                  float(state["step"]) if "step" in state else 0.0)
-        n_real = real.shape[1] // self.pack
         for _ in range(self.unroll_steps):
-            out = self._d_out(params, torch.cat([real, fake], dim=1))
-            loss = self.loss.d_loss(out[:, :n_real], out[:, n_real:]).sum()
+            loss = self.loss.d_loss(self._d_out(params, real), self._d_out(params, fake)).sum()
             grads = torch.autograd.grad(loss, list(params.values()), create_graph=True)
             updated = {}
             for (name, p), g in zip(params.items(), grads):
@@ -104,10 +102,7 @@ class UnrolledGAN(GANMethod):
         """The reference code's iteration: both gradients from the pre-update D, then both updates."""
         indices, real = self.real_batch()
         fake = self.G(self.noise(real.shape[1]))
-        n_real = real.shape[1] // self.pack
-        out, features = self.discriminate(torch.cat([real, fake.detach()], dim=1))
-        batch = Batch(indices, real, fake.detach(), out[:, :n_real], out[:, n_real:], features[:, :n_real],
-                      features[:, n_real:])
+        batch = self.judged_batch(indices, real, fake.detach())
         loss_d = self.discriminator_loss(batch)
         loss_g = self.unrolled_generator_loss(indices, real, fake)  # reads D before its update
         d_params = list(self.D.parameters())

@@ -124,3 +124,26 @@ def test_rls_discr_samples_from_sketched_discriminator_features():
     assert indices.shape == (1, 16) and indices.max() < data.n
     phi = parts.sampler._features(parts.method, indices)
     assert phi.shape == (1, 16, 25)
+
+
+@pytest.mark.parametrize("scheme", ["simultaneous", "alternating"])
+def test_discriminator_normalises_the_real_and_the_fake_half_each_by_its_own_batch_statistics(scheme):
+    """As the authors' code: one D call per half, so batch norm sees real-only and fake-only batches. Checked
+    against a copy of D (taken before the step) applied to each half alone, in training mode."""
+    import copy
+
+    from conftest import build_method
+
+    method, data = build_method(["gan=dcgan", "dataset=mnist012_unbalanced", f"data.root={shared_root()}",
+                                 "metrics=mnist_classes", "trainer.batch_size=16",
+                                 f"trainer.update_scheme={scheme}"], replicas=1)
+    indices = torch.randint(data.n, (1, 16), generator=torch.Generator().manual_seed(0))
+    method.real_batch = lambda: (indices, data.as_float(data.x[indices]))
+    before = copy.deepcopy(method.D)
+    method.discriminator_step() if scheme == "alternating" else method.simultaneous_step()
+    batch = method.last_batch
+    real_alone, fake_alone = before(batch.real)[0], before(batch.fake.detach())[0]
+    torch.testing.assert_close(batch.real_out, real_alone)
+    torch.testing.assert_close(batch.fake_out.detach(), fake_alone)
+    both = before(torch.cat([batch.real, batch.fake.detach()], dim=1))[0]  # one call on both halves differs
+    assert not torch.allclose(both[:, :16], real_alone, atol=1e-4)

@@ -50,10 +50,14 @@ def test_pacgan_packs_never_mix_real_and_fake_samples():
     method.D.forward = lambda x: (seen.append(x.detach().clone()), forward(x))[1]
     indices = torch.randint(data.n, (2, 64))
     method.real_batch = lambda: (indices, data.x[indices])
+    made = []
+    generate = method.G.forward
+    method.G.forward = lambda z: (made.append(generate(z)), made[-1])[1]
     method.train_step(0)
-    d_input = seen[0]
-    assert d_input.shape == (2, 64, 4)  # 32 real packs then 32 fake packs
-    torch.testing.assert_close(d_input[:, :32], torch.cat([data.x[indices][:, 0::2], data.x[indices][:, 1::2]], -1))
+    real_packs, fake_packs = seen  # one D call per half
+    fake = made[0].detach()
+    torch.testing.assert_close(real_packs, torch.cat([data.x[indices][:, 0::2], data.x[indices][:, 1::2]], -1))
+    torch.testing.assert_close(fake_packs, torch.cat([fake[:, 0::2], fake[:, 1::2]], -1))
 
 
 def test_pacgan_needs_a_batch_divisible_by_the_pack():
