@@ -15,7 +15,7 @@ from typing import Any
 import hydra
 import torch
 
-from engine.cpu_runtime import configure_cpu_runtime
+from core.cpu_runtime import configure_cpu_runtime
 
 # flush-to-zero floats and a heap that keeps freed memory: before torch starts its thread pool
 configure_cpu_runtime()
@@ -24,7 +24,7 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from engine.errors import ConfigError, DataError, require
+from core.errors import ConfigError, DataError, require
 from engine.evaluation import Evaluator
 from engine.loggers import flatten_replica_metrics
 from engine.records import (config_hash, environment, is_finished, load_results, save_results, training_hash,

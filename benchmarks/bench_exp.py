@@ -1,4 +1,4 @@
-"""Speed of ``torch.exp`` against ``engine.numerics.floored_exp`` on Gaussian-kernel arguments, by range.
+"""Speed of ``torch.exp`` against ``core.numerics.floored_exp`` on Gaussian-kernel arguments, by range.
 
 On x86 CPUs exp is 10-30x slower where its result underflows; kernels of far-apart points (IwMmdGAN's
 feature-space MMD, the MWU data KDE) spend most of their time there.
@@ -15,8 +15,8 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from engine.cpu_runtime import configure_cpu_runtime  # noqa: E402
-from engine.numerics import floored_exp  # noqa: E402
+from core.cpu_runtime import configure_cpu_runtime  # noqa: E402
+from core.numerics import floored_exp  # noqa: E402
 
 
 def per_call_us(fn, x: torch.Tensor, repeats: int) -> float:

@@ -25,7 +25,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from engine.cpu_runtime import configure_cpu_runtime  # noqa: E402
+from core.cpu_runtime import configure_cpu_runtime  # noqa: E402
 
 configure_cpu_runtime()  # as run.py
 
@@ -111,7 +111,7 @@ def main() -> None:
 
     if not args.skip_umap:
         from datasets import sources
-        from metrics.evaluators import evaluator_for
+        from evaluators import evaluator_for
         from samplers.leverage import rls_from_features
         from samplers.rls_class import reduce_features
 

@@ -21,7 +21,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from engine.cpu_runtime import configure_cpu_runtime  # noqa: E402
+from core.cpu_runtime import configure_cpu_runtime  # noqa: E402
 
 configure_cpu_runtime()  # as run.py
 

@@ -97,7 +97,7 @@ def child(args) -> None:
     set-up, evaluation and, for MWU, the cost of one weight update. Prints JSON."""
     import torch
 
-    from engine.cpu_runtime import configure_cpu_runtime
+    from core.cpu_runtime import configure_cpu_runtime
 
     configure_cpu_runtime()  # as run.py
     torch.set_num_threads(1)

@@ -12,7 +12,7 @@ import argparse
 import sys
 
 from datasets import sources
-from engine.errors import DataError
+from core.errors import DataError
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,7 +10,7 @@ Every spec is config-driven (``conf/dataset/*.yaml``; ratios, classes and sizes 
   index in the base split), ``base``, ``source``, ``split``, ``root``, ``fingerprint`` (a hash of the exact data:
   caches of derived features key on it);
 - ``evaluator`` (the evaluator spec of the dataset's ``evaluator`` config, or None) and ``evaluator_class_map``
-  (evaluator class -> dataset class, -1 for evaluator classes outside the dataset; see ``metrics.evaluators``);
+  (evaluator class -> dataset class, -1 for evaluator classes outside the dataset; see ``evaluators``);
 - ``positive_indices`` / ``negative_indices`` where a positive/negative split is defined (Rumi-GAN; may overlap);
 - ``subgroups``: boolean masks over the samples for the image metrics' ``subgroup`` field (partial recall, RE):
   ``positive`` / ``negative`` for those splits, and every CelebA attribute by its name.
@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from datasets import sources
 from datasets.base import DataBundle, DatasetSpec
 from datasets.mixtures import _plain, apportion
-from engine.errors import ConfigError, DataError, require
+from core.errors import ConfigError, DataError, require
 
 __all__ = ["ClassImageDataset", "StackedMNIST", "ColoredMNIST", "MNISTFMNIST", "RumiSplit", "CelebA",
            "resize_images", "convert_channels"]

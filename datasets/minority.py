@@ -24,7 +24,7 @@ import torch
 from scipy.stats import chi2
 
 from datasets.base import DataBundle, DatasetSpec
-from engine.errors import require
+from core.errors import require
 
 
 class GaussianMinority(DatasetSpec):

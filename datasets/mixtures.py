@@ -38,7 +38,7 @@ import numpy as np
 import torch
 
 from datasets.base import DataBundle, DatasetSpec
-from engine.errors import ConfigError, require
+from core.errors import ConfigError, require
 
 __all__ = ["GaussianMixture", "ring", "grid", "grid_random", "mog1d", "mixture_log_density", "apportion"]
 

@@ -38,8 +38,8 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from engine.errors import ConfigError, DataError
-from engine.files import atomic_write
+from core.errors import ConfigError, DataError
+from core.files import atomic_write
 
 DATA_ENV = "MODEBENCH_DATA"
 DEFAULT_ROOT = "~/.cache/modebench"

@@ -10,7 +10,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from datasets.base import DataBundle
-from engine.errors import require
+from core.errors import require
 
 
 class Evaluator:

@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from engine.files import read_json, write_json
+from core.files import read_json, write_json
 
 RESULTS_FILE = "results.json"
 

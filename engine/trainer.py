@@ -12,8 +12,8 @@ from typing import Any, Callable
 import torch
 from tqdm.auto import tqdm
 
-from engine.errors import require
-from engine.files import save_torch
+from core.errors import require
+from core.files import save_torch
 
 CHECKPOINT_FILE = "checkpoint.pt"
 

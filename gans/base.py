@@ -12,7 +12,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from engine.errors import ConfigError, require
+from core.errors import ConfigError, require
 
 
 class LeanFusedAdam(torch.optim.Adam):

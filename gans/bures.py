@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import torch
 
-from engine.errors import require
+from core.errors import require
 from gans.method import Batch, Regularizer
 
 ALGORITHMS = ("svd", "newton_schulz")

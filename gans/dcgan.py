@@ -35,7 +35,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from engine.errors import ConfigError, require
+from core.errors import ConfigError, require
 from gans.base import GANSpec
 
 INITS = ("glorot", "torch", "dcgan")

@@ -35,7 +35,7 @@ from typing import Any
 
 import torch
 
-from engine.errors import ConfigError, require
+from core.errors import ConfigError, require
 from gans.drs import RejectionSampler
 from gans.losses import NonSaturating
 from gans.method import Batch, GANMethod

@@ -36,7 +36,7 @@ import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
 
-from engine.errors import ConfigError, require
+from core.errors import ConfigError, require
 from gans.layers import ReplicatedMLP, seeded_generators
 from gans.method import Batch, GANMethod
 

@@ -24,7 +24,7 @@ from typing import Callable
 
 import torch
 
-from engine.errors import require
+from core.errors import require
 
 
 class RejectionSampler:

@@ -21,8 +21,8 @@ from typing import Sequence
 
 import torch
 
-from engine.errors import ConfigError, require
-from engine.numerics import floored_exp, squared_distances
+from core.errors import ConfigError, require
+from core.numerics import floored_exp, squared_distances
 from gans.method import Batch, GANMethod
 
 

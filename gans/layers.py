@@ -11,7 +11,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from engine.errors import ConfigError
+from core.errors import ConfigError
 
 
 def _tanh_by_sigmoid(x: torch.Tensor) -> torch.Tensor:

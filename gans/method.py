@@ -20,7 +20,7 @@ from typing import Sequence
 import torch
 
 from datasets.base import DataBundle
-from engine.errors import ConfigError, require
+from core.errors import ConfigError, require
 from gans.base import GANSpec, pack_samples
 from gans.layers import seeded_generators
 from gans.losses import AdversarialLoss, gradient_penalty

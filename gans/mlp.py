@@ -7,7 +7,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from engine.errors import ConfigError
+from core.errors import ConfigError
 from gans.base import GANSpec
 from gans.layers import ReplicatedMLP
 

@@ -33,8 +33,8 @@ import math
 
 import torch
 
-from engine.errors import ConfigError, require
-from engine.numerics import floored_exp
+from core.errors import ConfigError, require
+from core.numerics import floored_exp
 from gans.layers import seeded_generators
 from gans.method import GANMethod
 from samplers.base import UniformSampler, WeightedSampler

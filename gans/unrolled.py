@@ -21,7 +21,7 @@ from __future__ import annotations
 import torch
 from torch.func import functional_call
 
-from engine.errors import require
+from core.errors import require
 from gans.base import pack_samples
 from gans.method import Batch, GANMethod
 

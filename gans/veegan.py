@@ -29,7 +29,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from engine.errors import require
+from core.errors import require
 from gans.base import make_adam
 from gans.layers import ReplicatedMLP, seeded_generators
 from gans.losses import NonSaturating

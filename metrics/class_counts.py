@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from engine.errors import ConfigError, DataError
+from core.errors import ConfigError, DataError
 from metrics.feature_spaces import classifier_space, evaluator_name
 from metrics.image_base import ImageMetric, check_int, check_per_channel, finite_outputs
 from metrics.reference import target_weights

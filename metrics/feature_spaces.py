@@ -6,9 +6,9 @@ enables the on-disk cache of reference statistics). ``x`` is a float batch ``(B,
 Metrics find it, in this order (:func:`resolve_evaluator`):
 
 1. the metric's ``evaluator`` field: an evaluator, a factory ``f(data) -> evaluator`` or ``f() -> evaluator``,
-   or a dotted import path to either (``"metrics.evaluators.mnist.MnistCNN"``);
+   or a dotted import path to either (``"evaluators.mnist.MnistCNN"``);
 2. ``data.extra["evaluator"]`` of the loaded dataset (same forms);
-3. the registry: :func:`register_evaluator(dataset_name, factory)`; ``metrics.evaluators`` (when that
+3. the registry: :func:`register_evaluator(dataset_name, factory)`; ``evaluators`` (when that
    package exists) is imported first so that it can register the suite's evaluators.
 
 A **feature space** wraps either the evaluator (:class:`ClassifierSpace`, the FCD space of NEMGAN) or
@@ -31,7 +31,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 import torch
 
-from engine.errors import ConfigError
+from core.errors import ConfigError
 
 __all__ = [
     "ClassifierSpace", "InceptionSpace", "INCEPTION_NAME", "register_evaluator", "resolve_evaluator",
@@ -63,9 +63,9 @@ def register_evaluator(dataset: str, factory: Any) -> None:
 def _registered(name: str) -> Any:
     if name not in _REGISTRY:
         try:  # the suite's evaluators register themselves on import, if that package exists
-            importlib.import_module("metrics.evaluators")
+            importlib.import_module("evaluators")
         except ModuleNotFoundError as exc:
-            if exc.name not in ("metrics.evaluators",):
+            if exc.name not in ("evaluators",):
                 raise
     return _REGISTRY.get(name)
 

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from engine.errors import ConfigError, require
+from core.errors import ConfigError, require
 from metrics.feature_spaces import FEATURE_SPACES, classifier_space, fake_outputs, select_space
 from metrics.reference import REFERENCES
 

@@ -24,7 +24,7 @@ import torch
 from scipy.stats import chi2
 
 from datasets.base import DataBundle
-from engine.errors import ConfigError, require
+from core.errors import ConfigError, require
 from metrics.modes import ModeCoverage, nearest_modes
 
 __all__ = ["CanonicalJSD", "jensen_shannon", "canonical_histogram"]

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from datasets.base import DataBundle
-from engine.errors import ConfigError, DataError, require
+from core.errors import ConfigError, DataError, require
 
 __all__ = ["ModeCoverage", "nearest_modes", "whitening_factors"]
 

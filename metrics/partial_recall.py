@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from engine.errors import require
+from core.errors import require
 from metrics.image_base import SpaceMetric, check_cache_dir, check_int, finite_outputs
 from metrics.precision_recall import generated_radii, recall_against
 from metrics.reference import ReferenceSet, check_subgroup, real_features, subgroup_mask

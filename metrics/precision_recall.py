@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from engine.errors import require
+from core.errors import require
 from metrics.feature_spaces import derived
 from metrics.image_base import SpaceMetric, check_cache_dir, check_int, check_reference, finite_outputs
 from metrics.reference import real_features, real_statistic, reference_set

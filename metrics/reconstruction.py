@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from engine.errors import require
+from core.errors import require
 from metrics.image_base import ImageMetric, check_int, check_positive
 from metrics.reference import check_subgroup, subgroup_mask
 

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from engine.errors import ConfigError, DataError
+from core.errors import ConfigError, DataError
 from metrics.feature_spaces import _indices_key, _tensor_key, outputs
 
 REFERENCES = ("train", "balanced")

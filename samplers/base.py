@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 
 from datasets.base import DataBundle
-from engine.errors import require
+from core.errors import require
 
 
 def safe_probabilities(scores: torch.Tensor) -> torch.Tensor:

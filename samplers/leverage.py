@@ -16,8 +16,8 @@ from collections.abc import Sequence
 
 import torch
 
-from engine.errors import require
-from engine.numerics import floored_exp, squared_distances
+from core.errors import require
+from core.numerics import floored_exp, squared_distances
 
 __all__ = [
     "gaussian_kernel",

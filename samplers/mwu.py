@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from engine.errors import require
+from core.errors import require
 from samplers.base import WeightedSampler
 
 

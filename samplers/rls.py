@@ -11,7 +11,7 @@ import math
 
 import torch
 
-from engine.errors import require
+from core.errors import require
 from samplers.base import EpochPermutation, Sampler, WeightedSampler, safe_probabilities
 from samplers.leverage import rls_from_features, rls_gaussian
 

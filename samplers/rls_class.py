@@ -25,8 +25,8 @@ import time
 import torch
 
 from datasets import sources
-from engine.errors import ConfigError, require
-from engine.files import save_torch
+from core.errors import ConfigError, require
+from core.files import save_torch
 from samplers.base import WeightedSampler
 from samplers.leverage import rls_from_features
 
@@ -77,7 +77,7 @@ class ClassifierRLSSampler(WeightedSampler):
 
     def embedding(self, data) -> torch.Tensor:
         """The reduced features (n, k) of the training set (cached in the data root)."""
-        from metrics.evaluators import evaluator_for
+        from evaluators import evaluator_for
 
         require(data.extra.get("fingerprint"), f"dataset '{data.name}' carries no fingerprint for the RLS cache")
         evaluator = evaluator_for(data)

@@ -18,7 +18,7 @@ sys.path.insert(0, str(ROOT))
 
 
 def find_records(folders) -> list[dict]:
-    from engine.files import read_json
+    from core.files import read_json
 
     rows = []
     for folder in folders:

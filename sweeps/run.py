@@ -251,7 +251,7 @@ def write_sweep_json(out: Path, meta: dict, jobs: list[Job], invocation: dict, n
     The table's header lists every distinct command that contributed runs and every note, so a reproduction
     completed over several invocations keeps its whole provenance.
     """
-    from engine.files import read_json, write_json
+    from core.files import read_json, write_json
 
     path = out / "sweep.json"
     try:

@@ -8,7 +8,7 @@ from hydra.utils import instantiate
 
 import run
 from conftest import QUICK, ROOT, compose_run
-from engine.errors import ConfigError
+from core.errors import ConfigError
 
 GROUPS = ["dataset", "gan", "loss", "method", "sampler", "trainer", "metrics", "logger"]
 

@@ -1,4 +1,4 @@
-"""engine.cpu_runtime: the heap setting removes the page faults of re-allocated large buffers; flush-to-zero."""
+"""core.cpu_runtime: the heap setting removes the page faults of re-allocated large buffers; flush-to-zero."""
 import functools
 import json
 import platform
@@ -20,7 +20,7 @@ _CHILD = textwrap.dedent("""
     import ctypes, json, os, resource, sys
     sys.path.insert(0, {root!r})
     import torch
-    from engine.cpu_runtime import keep_freed_memory
+    from core.cpu_runtime import keep_freed_memory
     took = keep_freed_memory() if os.environ["KEEP"] == "1" else None
     torch.set_num_threads(1)
 
@@ -82,7 +82,7 @@ def test_keep_freed_memory_removes_page_faults_of_reallocated_buffers():
 def test_configure_cpu_runtime_flushes_denormals():
     import torch
 
-    from engine.cpu_runtime import configure_cpu_runtime
+    from core.cpu_runtime import configure_cpu_runtime
 
     torch.set_flush_denormal(False)  # undo what importing run.py (other tests) already set
     tiny = torch.tensor([1e-39], dtype=torch.float32)  # a float32 denormal (created with flushing off)

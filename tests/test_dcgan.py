@@ -4,7 +4,7 @@ import torch
 
 import run
 from conftest import QUICK, compose_run
-from engine.errors import ConfigError
+from core.errors import ConfigError
 from gans.dcgan import DCGAN28, DCGAN32
 from gans.layers import seeded_generators
 from data_helpers import TINY_EVALUATOR, shared_root

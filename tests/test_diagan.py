@@ -110,7 +110,7 @@ def test_phase_boundary_window_scores_and_sampler_swap():
 
 
 def test_check_refuses_a_window_without_two_snapshots():
-    from engine.errors import ConfigError
+    from core.errors import ConfigError
 
     cfg, _ = compose_run(QUICK + ["method=diagan", "trainer.steps=150"])  # p1 = 120: one snapshot (100)
     with pytest.raises(ConfigError, match="record_every"):

@@ -4,11 +4,11 @@ import torch
 from hydra.utils import instantiate
 
 from conftest import compose_run
-from engine.errors import DataError
+from core.errors import DataError
 from data_helpers import TINY_EVALUATOR, shared_root, write_celeba, write_cifar10
-from metrics import evaluators
-from metrics.evaluators import base as ev_base
-from metrics.evaluators.networks import MNISTCNN, CIFARResNet
+import evaluators
+from evaluators import base as ev_base
+from evaluators.networks import MNISTCNN, CIFARResNet
 
 
 def tiny_spec(**kw):

@@ -6,7 +6,7 @@ from hydra.utils import instantiate
 from conftest import compose_run
 from datasets import sources
 from datasets.images import ClassImageDataset, convert_channels, resize_images
-from engine.errors import ConfigError
+from core.errors import ConfigError
 from data_helpers import shared_root, write_celeba, write_cifar10, write_mnist_like
 
 
@@ -213,7 +213,7 @@ def test_celeba_and_rumi_female_minority_on_test_files(tmp_path, monkeypatch):
 # ------------------------------------------------------------------------------------------- configs compose
 def test_every_evaluator_config_composes_into_a_dataset():
     from conftest import ROOT
-    from metrics.evaluators import EvaluatorSpec
+    from evaluators import EvaluatorSpec
 
     for path in sorted((ROOT / "conf" / "evaluator").glob("*.yaml")):
         cfg, _ = compose_run(["dataset=mnist", f"data.root={shared_root()}", f"evaluator@dataset.evaluator={path.stem}"])

@@ -9,7 +9,7 @@ from omegaconf import OmegaConf
 
 import run
 from conftest import compose_run
-from engine.errors import ConfigError
+from core.errors import ConfigError
 from engine.evaluation import Evaluator
 
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 from image_helpers import TinyEvaluator, fresh_caches, image_bundle  # noqa: F401 (fresh_caches: autouse fixture)
 
-from engine.errors import ConfigError
+from core.errors import ConfigError
 from metrics import feature_spaces
 from metrics.feature_spaces import ClassifierSpace, InceptionSpace, select_space, write_random_inception_weights
 from metrics.fid import FID

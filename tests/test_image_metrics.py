@@ -12,7 +12,7 @@ import torch
 from image_helpers import (IntensityEvaluator, TinyEvaluator, fresh_caches, image_bundle,  # noqa: F401 (fixture)
                            intensity_images)
 
-from engine.errors import ConfigError, DataError
+from core.errors import ConfigError, DataError
 from metrics import feature_spaces, reference
 from metrics.class_counts import ClassCounts
 from metrics.clustering import (Clustering, adjusted_rand_index, cluster_accuracy, cluster_purity,

@@ -10,7 +10,7 @@ import torch
 import run
 from conftest import QUICK, compose_run
 from datasets import sources
-from engine.errors import ConfigError, DataError
+from core.errors import ConfigError, DataError
 from data_helpers import md5, write_celeba, write_cifar10, write_mnist_like
 
 

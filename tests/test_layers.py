@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from engine.errors import ConfigError
+from core.errors import ConfigError
 
 from gans.layers import SIGMOID_TANH_MIN_ELEMENTS, ReplicatedLinear, ReplicatedMLP, _SigmoidTanh, seeded_generators, tanh
 from gans.mlp import MLPGAN

@@ -7,7 +7,7 @@ import pytest
 import torch
 from scipy.spatial.distance import cdist
 
-from engine.errors import ConfigError
+from core.errors import ConfigError
 from samplers.leverage import (
     capped_inclusion,
     effective_dimension,

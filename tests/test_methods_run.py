@@ -66,7 +66,7 @@ def test_minority_samples_have_higher_ldrv_on_average_over_seeds(tmp_path):
 ])
 def test_bad_method_configs_raise_our_config_error_before_training(overrides, words):
     """Our ConfigError comes through (not hydra's InstantiationException around it), naming the field."""
-    from engine.errors import ConfigError
+    from core.errors import ConfigError
 
     cfg, _ = compose_run(QUICK + overrides)
     with pytest.raises(ConfigError, match=words):

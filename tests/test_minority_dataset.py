@@ -7,7 +7,7 @@ import torch
 from scipy import stats
 
 from datasets.minority import GaussianMinority
-from engine.errors import ConfigError
+from core.errors import ConfigError
 
 
 def test_groups_radius_and_shares():

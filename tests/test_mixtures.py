@@ -15,7 +15,7 @@ from scipy.special import logsumexp
 from scipy.stats import multivariate_normal
 
 from datasets.mixtures import GaussianMixture, apportion, grid, grid_random, mog1d, ring
-from engine.errors import ConfigError
+from core.errors import ConfigError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONF = os.path.join(ROOT, "conf", "dataset")

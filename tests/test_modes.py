@@ -10,7 +10,7 @@ import torch
 from scipy.stats import chi2, entropy
 
 from datasets.base import DataBundle
-from engine.errors import ConfigError
+from core.errors import ConfigError
 from metrics.modes import ModeCoverage
 
 

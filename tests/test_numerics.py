@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from engine.numerics import floored_exp
+from core.numerics import floored_exp
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])

@@ -4,7 +4,7 @@ import torch
 from scipy import stats
 
 from datasets.base import DataBundle
-from engine.errors import ConfigError
+from core.errors import ConfigError
 from samplers.base import EpochPermutation, UniformSampler, WeightedSampler, safe_probabilities
 from samplers.leverage import rls_from_features
 from samplers.rls import DiscriminatorRLSSampler, GaussianRLSSampler

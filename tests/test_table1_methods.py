@@ -9,7 +9,7 @@ from scipy.stats import multivariate_normal
 
 import run
 from conftest import QUICK, build_method, compose_run, interrupt_after
-from engine.errors import ConfigError
+from core.errors import ConfigError
 from gans.importance import IwMmdGAN, mixture_rbf_kernel, weighted_mmd2
 from gans.method import Batch
 from gans.mwu import MwuGAN, binned_kde, gaussian_kde, mixture_select

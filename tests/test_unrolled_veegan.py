@@ -143,14 +143,14 @@ def test_veegan_discriminator_learning_rate(lr_d, expected):
 
 
 def test_veegan_rejects_a_deterministic_reconstructor():
-    from engine.errors import ConfigError
+    from core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="reconstructor_std"):
         _method(["method=veegan", "method.reconstructor_std=0"])
 
 
 def test_veegan_needs_the_ns_loss():
-    from engine.errors import ConfigError
+    from core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="loss=ns"):
         _method(["method=veegan", "loss=hinge"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from torch import nn
 from torch.nn import functional as F
 
-from engine.errors import ConfigError
+from core.errors import ConfigError
 
 
 class MNISTCNN(nn.Module):

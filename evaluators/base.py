@@ -33,9 +33,9 @@ from torch.nn import functional as F
 
 from datasets import sources
 from datasets.images import convert_channels, resize_images
-from engine.errors import ConfigError, DataError, require
-from engine.files import save_torch
-from metrics.evaluators.networks import ARCHITECTURES
+from core.errors import ConfigError, DataError, require
+from core.files import save_torch
+from evaluators.networks import ARCHITECTURES
 
 _MEMO: dict[tuple, Any] = {}
 TRAIN_LOG: list[str] = []  # names of evaluators trained in this process (tests check that a cache hit trains none)
