@@ -1,5 +1,13 @@
-"""Dump the composed, resolved config of every experiment x method (and sweep job) combination, for comparing
-config refactors: python tests/dump_configs.py OUT.yaml; then diff two dumps."""
+"""Dump the composed, resolved config of every experiment x method (and sweep job) combination, and compare two
+dumps, for config refactors that must not change any run:
+
+    python tests/dump_configs.py dump BEFORE.txt            # on the unmodified tree
+    python tests/dump_configs.py dump AFTER.txt             # after the change
+    python tests/dump_configs.py compare BEFORE.txt AFTER.txt
+
+``compare`` says for each combination whether the job config (what run.py runs and hashes) and Hydra's sweeper
+node are the same (as text, or only up to the order of keys) and which group choices changed; it exits non-zero
+if a job config or sweeper node differs in content."""
 from __future__ import annotations
 
 import sys
@@ -46,12 +54,55 @@ def dump(overrides: list[str]) -> str:
     return body + "--- hydra.sweeper\n" + yaml.safe_dump(sweeper) + "--- choices\n" + yaml.safe_dump(choices)
 
 
-def main(out: str) -> None:
+def write_dump(out: str) -> None:
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         text = "".join(f"=== {' '.join(o) or '(default)'}\n{dump(o)}" for o in combinations())
     Path(out).write_text(text)
     print(f"{text.count('=== ')} configurations -> {out}")
 
 
+def _parts(path: str) -> dict[str, dict[str, str]]:
+    """combination -> {"config": ..., "hydra.sweeper": ..., "choices": ...} (the texts of one dump)."""
+    out = {}
+    for block in Path(path).read_text().split("=== ")[1:]:
+        name, _, body = block.partition("\n")
+        config, _, rest = body.partition("--- hydra.sweeper\n")
+        sweeper, _, choices = rest.partition("--- choices\n")
+        out[name] = {"config": config, "hydra.sweeper": sweeper, "choices": choices}
+    return out
+
+
+def compare_dumps(before: str, after: str) -> int:
+    a, b = _parts(before), _parts(after)
+    differing = 0
+    for name in sorted(set(a) | set(b)):
+        if name not in a or name not in b:
+            print(f"only in {'after' if name in b else 'before'}: {name}")
+            differing += 1
+            continue
+        notes = []
+        for part in ("config", "hydra.sweeper", "choices"):
+            if a[name][part] == b[name][part]:
+                continue
+            old, new = yaml.safe_load(a[name][part] or "{}"), yaml.safe_load(b[name][part] or "{}")
+            if old == new:
+                notes.append(f"{part}: key order only")
+            elif part == "choices":  # which groups were chosen: a new group shows as added
+                changed = sorted(k for k in set(old) | set(new) if old.get(k, "<absent>") != new.get(k, "<absent>"))
+                notes.append("choices: " + ", ".join(f"{k} {old.get(k, '<absent>')} -> {new.get(k, '<absent>')}"
+                                                     for k in changed))
+            else:
+                notes.append(f"{part}: DIFFERENT")
+                differing += 1
+        print(f"{name}: {'; '.join(notes) if notes else 'identical'}")
+    print(f"{len(set(a) | set(b))} combinations, {differing} with a different config or sweeper node")
+    return 1 if differing else 0
+
+
 if __name__ == "__main__":
-    main(sys.argv[1])
+    if sys.argv[1:2] == ["dump"] and len(sys.argv) == 3:
+        write_dump(sys.argv[2])
+    elif sys.argv[1:2] == ["compare"] and len(sys.argv) == 4:
+        sys.exit(compare_dumps(sys.argv[2], sys.argv[3]))
+    else:
+        sys.exit(__doc__)
