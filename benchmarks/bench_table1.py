@@ -52,6 +52,8 @@ def load() -> str:
 
 
 def run_once(method: str, steps: int, dataset: str = "ring", replicas: int = 1, extra=()) -> dict:
+    from engine.records import RESULTS_FILE
+
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [sys.executable, "run.py", f"method={method}", f"dataset={dataset}", "experiment=rls_table1",
                f"trainer.replicas={replicas}", "trainer.threads=1", f"trainer.steps={steps}", "trainer.eval_every=0",
@@ -61,7 +63,7 @@ def run_once(method: str, steps: int, dataset: str = "ring", replicas: int = 1, 
         subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True,
                        env=dict(os.environ, OMP_NUM_THREADS="1"))
         wall = time.perf_counter() - start
-        timing = json.loads((Path(tmp) / "results.json").read_text())["records"][0]["timing"]
+        timing = json.loads((Path(tmp) / RESULTS_FILE).read_text())["records"][0]["timing"]
     return dict(timing, wall=wall)
 
 
@@ -237,7 +239,7 @@ def sweep(args) -> None:
 
 
 def actual(args) -> None:
-    from sweeps.leaderboard import load_records
+    from sweeps.records import load_records
 
     state = json.loads((Path(args.dir) / "sweep.json").read_text())
     print(json.dumps(state.get("meta", {}), indent=1))

@@ -31,6 +31,11 @@ def write_json(path: str | Path, obj: Any) -> None:
     atomic_write(path, lambda f: json.dump(obj, f, indent=1, allow_nan=True), mode="w")
 
 
+def write_text(path: str | Path, text: str) -> None:
+    """Write ``text`` as UTF-8, byte for byte (no newline translation, whatever the locale)."""
+    atomic_write(path, lambda f: f.write(text.encode("utf-8")))
+
+
 def read_json(path: str | Path) -> Any:
     with open(path) as handle:
         return json.load(handle)

@@ -18,11 +18,13 @@ sys.path.insert(0, str(ROOT))
 
 
 def find_records(folders) -> list[dict]:
+    """The records with ``class_counts`` of every results.json below ``folders``, by method then seed."""
     from core.files import read_json
+    from engine.records import RESULTS_FILE
 
     rows = []
     for folder in folders:
-        for path in sorted(Path(folder).rglob("results.json")):
+        for path in sorted(Path(folder).rglob(RESULTS_FILE)):
             try:
                 records = read_json(path)["records"]
             except (OSError, ValueError, KeyError):
@@ -81,6 +83,8 @@ def bar_chart(rows: list[dict], path: Path) -> None:
 
 
 def main() -> None:
+    from core.files import write_text
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folders", nargs="+")
     parser.add_argument("--out", required=True, help="output prefix (writes <out>.md and <out>.png)")
@@ -92,7 +96,7 @@ def main() -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     text = table(rows)
     print(text)
-    out.with_suffix(".md").write_text(text + "\n")
+    write_text(out.with_suffix(".md"), text + "\n")
     bar_chart(rows, out.with_suffix(".png"))
 
 

@@ -3,18 +3,19 @@
 Usage::
 
     python -m sweeps.leaderboard DIR [DIR ...] [--metrics nb_modes hq_fraction ...] [--out PREFIX] [--by dataset]
+    python -m sweeps.leaderboard DIR [DIR ...] --paper sweeps/paper/<table>.yaml [--meta sweep.json] [--out PREFIX]
 
-The library is split into small steps so later additions (published paper numbers, Welch tests, an HTML
-page) can reuse them::
+The steps are small functions of their own modules::
 
-    records = load_records(dirs)            # every record of every readable results.json
+    records = load_records(dirs)                 # sweeps.records: every record of every readable results.json
     records, superseded = deduplicate(records)   # one record per (group, variant, seed): newest file wins
-    rows = summarise(group_records(records), metrics)   # one Row per (group, variant)
-    print(to_markdown(rows, metrics))  ;  to_csv(rows, metrics, path)
+    rows = summarise(group_records(records), metrics)   # sweeps.table: one Row per (group, variant)
+    print(to_markdown(rows, metrics))  ;  to_csv(rows, metrics, path)   # this module
 
 A *group* is (experiment, dataset, gan, loss, method). Records of one group with different ``variant``
 (hash of the config without seed/replicas) are different settings and get separate rows, marked with a
 short variant id. Only ``completed`` records enter the means; ``diverged`` and ``failed`` ones are counted.
+With ``--paper`` the table is ours beside a paper's published numbers (sweeps.compare, sweeps.paper_report).
 """
 from __future__ import annotations
 
@@ -22,367 +23,19 @@ import argparse
 import csv
 import io
 import json
-import math
 import os
 import sys
-import tempfile
 import warnings
 from collections import defaultdict
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
-import numpy as np
-
-__all__ = [
-    "GROUP_KEYS",
-    "STATUSES",
-    "LeaderboardWarning",
-    "Record",
-    "MetricSummary",
-    "Row",
-    "find_results",
-    "load_records",
-    "deduplicate",
-    "group_records",
-    "default_metrics",
-    "summarise",
-    "format_mean_std",
-    "to_markdown",
-    "to_csv",
-    "main",
-]
-
-GROUP_KEYS = ("experiment", "dataset", "gan", "loss", "method")
-STATUSES = ("completed", "diverged", "failed")
-RESULTS_NAME = "results.json"
-VARIANT_CHARS = 8
-# Metrics shown first (in this order) when present; any other scalar metric follows alphabetically.
-PREFERRED_ORDER = (
-    "nb_modes", "hq_fraction", "kl_modes", "jsd",
-    "kl_classes", "fid", "is", "kid", "fcd", "precision", "recall", "density", "coverage",
-)
-# Diagnostics recorded next to the metrics but not shown unless named with --metrics.
-HIDDEN_BY_DEFAULT = frozenset({"nonfinite_fraction"})
-MISSING = "—"
-
-
-class LeaderboardWarning(UserWarning):
-    """A results file or record that was skipped (the table is still built from the rest)."""
-
-
-def _warn(message: str) -> None:
-    warnings.warn(message, LeaderboardWarning, stacklevel=3)
-
-
-# ============================================================================ loading
-
-
-@dataclass
-class Record:
-    """One replica's record from one results.json, with where it came from."""
-
-    group: tuple[str, ...]  # values of GROUP_KEYS
-    variant: str
-    seed: int | None
-    status: str
-    metrics: dict[str, Any]
-    timing: dict[str, Any]
-    path: Path
-    mtime: float
-    index: int  # position in the file's "records" list
-    raw: dict[str, Any] = field(repr=False, default_factory=dict)
-
-    def group_dict(self) -> dict[str, str]:
-        return dict(zip(GROUP_KEYS, self.group))
-
-    def value(self, name: str) -> Any:
-        """A metric value; ``timing.<key>`` reads the timing block (e.g. ``timing.steps_per_second``)."""
-        if name.startswith("timing."):
-            return self.timing.get(name[len("timing."):])
-        return self.metrics.get(name)
-
-
-def find_results(dirs: Iterable[str | os.PathLike]) -> list[Path]:
-    """Every ``results.json`` under the given directories (recursively, sorted); a file path is taken as is.
-
-    Raises ``FileNotFoundError`` for a path that does not exist (a typo must not give an empty table).
-    """
-    found: list[Path] = []
-    for d in dirs:
-        p = Path(d)
-        if p.is_file():
-            found.append(p)
-        elif p.is_dir():
-            found.extend(sorted(q for q in p.rglob(RESULTS_NAME) if q.is_file()))
-        else:
-            raise FileNotFoundError(f"leaderboard: no such file or directory: {p}")
-    seen: set[Path] = set()
-    unique = []
-    for p in found:
-        key = p.resolve()
-        if key not in seen:
-            seen.add(key)
-            unique.append(p)
-    return unique
-
-
-def load_records(dirs: Iterable[str | os.PathLike]) -> list[Record]:
-    """Load the records of every results.json under ``dirs``.
-
-    An unreadable or corrupt file, or a malformed record inside a file, is skipped with a
-    :class:`LeaderboardWarning` naming the file; it never stops the table.
-    """
-    records: list[Record] = []
-    for path in find_results(dirs):
-        try:
-            mtime = path.stat().st_mtime
-            with open(path, encoding="utf-8") as fh:
-                payload = json.load(fh)
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            _warn(f"skipping unreadable results file {path}: {exc}")
-            continue
-        raw_records = payload.get("records") if isinstance(payload, dict) else None
-        if not isinstance(raw_records, list):
-            _warn(f"skipping results file {path}: no 'records' list at the top level")
-            continue
-        for i, raw in enumerate(raw_records):
-            try:
-                records.append(_parse_record(raw, path, mtime, i))
-            except ValueError as exc:
-                _warn(f"skipping record {i} of {path}: {exc}")
-    return records
-
-
-def _parse_record(raw: Any, path: Path, mtime: float, index: int) -> Record:
-    if not isinstance(raw, dict):
-        raise ValueError("not a JSON object")
-    group = raw.get("group")
-    if not isinstance(group, dict):
-        raise ValueError("no 'group' object")
-    missing = [k for k in GROUP_KEYS if group.get(k) in (None, "")]
-    if missing:
-        raise ValueError(f"group lacks {missing}")
-    status = raw.get("status")
-    if status not in STATUSES:
-        raise ValueError(f"unknown status {status!r} (expected one of {list(STATUSES)})")
-    seed = raw.get("seed")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-        raise ValueError(f"seed must be an integer, got {seed!r}")
-    metrics = raw.get("metrics") or {}
-    timing = raw.get("timing") or {}
-    if not isinstance(metrics, dict) or not isinstance(timing, dict):
-        raise ValueError("'metrics' and 'timing' must be objects")
-    variant = raw.get("variant")
-    if variant is not None and not isinstance(variant, str):
-        raise ValueError(f"variant must be a string, got {variant!r}")
-    return Record(
-        group=tuple(str(group[k]) for k in GROUP_KEYS),
-        variant=variant or "",
-        seed=seed,
-        status=status,
-        metrics=metrics,
-        timing=timing,
-        path=path,
-        mtime=mtime,
-        index=index,
-        raw=raw,
-    )
-
-
-# ============================================================================ grouping
-
-
-def deduplicate(records: Sequence[Record]) -> tuple[list[Record], list[Record]]:
-    """Keep one record per (group, variant, seed): the one from the newest file (mtime).
-
-    Ties (same mtime) go to the later file path, then to the later position in the file, so the choice
-    is deterministic. Records without a seed are all kept. Returns ``(kept, superseded)``.
-    """
-    best: dict[tuple, Record] = {}
-    kept_unseeded: list[Record] = []
-    superseded: list[Record] = []
-    for rec in records:
-        if rec.seed is None:
-            kept_unseeded.append(rec)
-            continue
-        key = (rec.group, rec.variant, rec.seed)
-        old = best.get(key)
-        if old is None:
-            best[key] = rec
-        elif _newness(rec) >= _newness(old):
-            superseded.append(old)
-            best[key] = rec
-        else:
-            superseded.append(rec)
-    kept = list(best.values()) + kept_unseeded
-    kept.sort(key=lambda r: (r.group, r.variant, r.seed if r.seed is not None else math.inf, str(r.path)))
-    return kept, superseded
-
-
-def _newness(rec: Record) -> tuple:
-    return (rec.mtime, str(rec.path), rec.index)
-
-
-def group_records(records: Iterable[Record]) -> dict[tuple[tuple[str, ...], str], list[Record]]:
-    """Records by (group, variant), sorted by group then variant."""
-    out: dict[tuple[tuple[str, ...], str], list[Record]] = defaultdict(list)
-    for rec in records:
-        out[(rec.group, rec.variant)].append(rec)
-    return dict(sorted(out.items()))
-
-
-def _is_scalar(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
-def default_metrics(records: Iterable[Record]) -> list[str]:
-    """The scalar metrics present in completed records, paper metrics first.
-
-    List-valued metrics (``mode_counts``...) and diagnostics in ``HIDDEN_BY_DEFAULT`` are left out;
-    name them with ``--metrics`` to see them.
-    """
-    names: set[str] = set()
-    for rec in records:
-        if rec.status == "completed":
-            names.update(k for k, v in rec.metrics.items() if _is_scalar(v) and k not in HIDDEN_BY_DEFAULT)
-    return _order_metrics(names)
-
-
-def _order_metrics(names: Iterable[str]) -> list[str]:
-    names = set(names)
-    first = [m for m in PREFERRED_ORDER if m in names]
-    return first + sorted(names - set(first))
-
-
-# ============================================================================ summary
-
-
-@dataclass
-class MetricSummary:
-    """mean/std (sample, ddof=1) of one metric over the completed seeds where it is a finite value.
-
-    For list-valued metrics ``mean``/``std`` are element-wise lists. ``values`` keeps the per-seed
-    values (ordered like ``seeds``) for later significance tests.
-    """
-
-    mean: float | list[float] | None
-    std: float | list[float] | None  # None with fewer than two values
-    n: int
-    values: list[Any]
-    seeds: list[int | None]
-
-
-@dataclass
-class Row:
-    """One leaderboard row: a (group, variant) with its counts and metric summaries."""
-
-    group: tuple[str, ...]
-    variant: str
-    show_variant: bool  # the group holds several variants
-    n_completed: int
-    n_diverged: int
-    n_failed: int
-    seeds: list[int | None]
-    metrics: dict[str, MetricSummary]
-    variant_id: str = ""  # shortest prefix (>= VARIANT_CHARS) telling the group's variants apart
-
-    def key(self, name: str) -> str:
-        return self.group[GROUP_KEYS.index(name)]
-
-
-def summarise(
-    grouped: dict[tuple[tuple[str, ...], str], list[Record]], metrics: Sequence[str]
-) -> list[Row]:
-    """One :class:`Row` per (group, variant): counts by status and mean (std) of each metric.
-
-    Non-finite or missing values in a completed record are left out of that metric (its ``n`` says so).
-    """
-    variants_per_group: dict[tuple[str, ...], set[str]] = defaultdict(set)
-    for group, variant in grouped:
-        variants_per_group[group].add(variant)
-    short = {g: _short_ids(v) for g, v in variants_per_group.items()}
-    rows = []
-    for (group, variant), recs in grouped.items():
-        completed = [r for r in recs if r.status == "completed"]
-        summaries = {m: _summarise_metric(completed, m) for m in metrics}
-        rows.append(
-            Row(
-                group=group,
-                variant=variant,
-                show_variant=len(variants_per_group[group]) > 1,
-                n_completed=len(completed),
-                n_diverged=sum(r.status == "diverged" for r in recs),
-                n_failed=sum(r.status == "failed" for r in recs),
-                seeds=[r.seed for r in completed],
-                metrics=summaries,
-                variant_id=short[group][variant],
-            )
-        )
-    return rows
-
-
-def _short_ids(variants: Iterable[str]) -> dict[str, str]:
-    """Variant -> its shortest prefix of at least VARIANT_CHARS characters that is unique among ``variants``."""
-    variants = sorted(set(variants))
-    length = VARIANT_CHARS
-    while len({v[:length] for v in variants}) < len(variants):
-        length += 1
-    return {v: (v[:length] if v else "?") for v in variants}
-
-
-def _summarise_metric(completed: Sequence[Record], name: str) -> MetricSummary:
-    values, seeds = [], []
-    for rec in completed:
-        v = rec.value(name)
-        if _is_scalar(v) and math.isfinite(v):
-            values.append(float(v))
-            seeds.append(rec.seed)
-        elif isinstance(v, list) and v and all(_is_scalar(e) and math.isfinite(e) for e in v):
-            values.append([float(e) for e in v])
-            seeds.append(rec.seed)
-    if not values:
-        return MetricSummary(None, None, 0, [], [])
-    if any(isinstance(v, list) for v in values):
-        if not all(isinstance(v, list) for v in values) or len({len(v) for v in values}) != 1:
-            _warn(f"metric {name!r} mixes scalars and lists of different lengths across seeds; not averaged")
-            return MetricSummary(None, None, len(values), values, seeds)
-        arr = np.asarray(values, dtype=np.float64)
-        mean = arr.mean(axis=0).tolist()
-        std = arr.std(axis=0, ddof=1).tolist() if len(values) > 1 else None
-        return MetricSummary(mean, std, len(values), values, seeds)
-    arr = np.asarray(values, dtype=np.float64)
-    std = float(arr.std(ddof=1)) if len(values) > 1 else None
-    return MetricSummary(float(arr.mean()), std, len(values), values, seeds)
-
-
-# ============================================================================ formatting
-
-
-def format_mean_std(mean: float | None, std: float | None) -> str:
-    """``mean (std)`` as in the papers' tables: the std with two significant digits, the mean to match.
-
-    ``—`` replaces the std for a single seed, and the whole cell when there is no value.
-    """
-    if mean is None or (isinstance(mean, float) and not math.isfinite(mean)):
-        return MISSING
-    if std is None or not math.isfinite(std):
-        return f"{_fmt_alone(mean)} ({MISSING})"
-    if std == 0:
-        return f"{_fmt_alone(mean)} (0)"
-    decimals = min(max(1 - math.floor(math.log10(std)), 0), 6)
-    return f"{mean:.{decimals}f} ({std:.{decimals}f})"
-
-
-def _fmt_alone(x: float) -> str:
-    """A lone number with three significant digits, without exponent for usual magnitudes."""
-    if float(x).is_integer() and abs(x) < 1e15:
-        return str(int(x))
-    ax = abs(x)
-    if ax >= 1e6 or ax < 1e-4:
-        return f"{x:.3g}"
-    decimals = min(max(2 - math.floor(math.log10(ax)), 0), 6)
-    return f"{x:.{decimals}f}"
+from core.files import read_json, write_text
+from sweeps import paper_report
+from sweeps.compare import compare_records
+from sweeps.paper import PaperFormatError, load_paper
+from sweeps.records import GROUP_KEYS, LeaderboardWarning, Record, deduplicate, group_records, load_records, warn
+from sweeps.table import MISSING, VARIANT_CHARS, MetricSummary, Row, default_metrics, format_mean_std, summarise
 
 
 def _format_cell(s: MetricSummary, n_completed: int) -> str:
@@ -500,7 +153,7 @@ def to_csv(rows: Sequence[Row], metrics: Sequence[str], path: str | os.PathLike 
         writer.writerow(line)
     text = buf.getvalue()
     if path is not None:
-        _atomic_write(Path(path), text)
+        write_text(path, text)
     return text
 
 
@@ -510,22 +163,6 @@ def _csv_value(v: Any) -> str:
     if isinstance(v, list):
         return json.dumps(v)
     return repr(float(v))
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-# ============================================================================ CLI
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -567,15 +204,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         records, superseded = deduplicate(records)
         explicit = args.metrics is not None
         metrics = list(dict.fromkeys(args.metrics)) if explicit else default_metrics(records)
-        if args.paper:  # the comparison with a paper table lives in sweeps.compare
-            from sweeps import compare
-
-            return compare.main(args, records, metrics if explicit else None)
+        if args.paper:  # ours beside a paper's published table: sweeps.compare, written by sweeps.paper_report
+            return paper_table(records, paper_file=args.paper, metrics=metrics if explicit else None,
+                               meta_file=args.meta, out=args.out, searched=args.dirs)
         rows = summarise(group_records(records), metrics)
         if explicit:
             for m in metrics:
                 if not any(r.metrics[m].n for r in rows):
-                    _warn(f"metric {m!r} was not found (finite) in any completed record")
+                    warn(f"metric {m!r} was not found (finite) in any completed record")
     for w in caught:
         if issubclass(w.category, LeaderboardWarning):
             print(f"warning: {w.message}", file=sys.stderr)
@@ -588,11 +224,46 @@ def main(argv: Sequence[str] | None = None) -> int:
     md = to_markdown(rows, metrics, by=by, explicit_metrics=explicit, superseded=len(superseded))
     sys.stdout.write(md)
     if args.out:
-        prefix = Path(args.out)
-        _atomic_write(prefix.with_name(prefix.name + ".md"), md)
-        to_csv(rows, metrics, prefix.with_name(prefix.name + ".csv"))
-        print(f"\nwrote {prefix}.md and {prefix}.csv", file=sys.stderr)
+        write_text(_suffixed(args.out, ".md"), md)
+        to_csv(rows, metrics, _suffixed(args.out, ".csv"))
+        print(f"\nwrote {args.out}.md and {args.out}.csv", file=sys.stderr)
     return 0
+
+
+def paper_table(records: Sequence[Record], *, paper_file: str | Path, metrics: Sequence[str] | None = None,
+                meta_file: str | Path | None = None, out: str | Path | None = None,
+                searched: Sequence[str] = ()) -> int:
+    """Print (and with ``out`` write as ``<out>.md/.csv/.html``) the comparison of ``records`` with the paper
+    table in ``paper_file``; ``meta_file``: a sweep.json whose ``meta`` heads the table. Returns the exit status."""
+    try:
+        paper = load_paper(paper_file)
+    except PaperFormatError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    meta = None
+    if meta_file:
+        try:
+            meta = read_json(meta_file).get("meta")
+        except (OSError, ValueError) as exc:
+            print(f"warning: cannot read {meta_file} ({exc}); no run metadata in the header", file=sys.stderr)
+    comp = compare_records(records, paper=paper, metrics=metrics)
+    if not any(r.row for table in comp.tables.values() for r in table):
+        print(f"warning: no completed runs of experiment '{paper.experiment}' under {' '.join(map(str, searched))}",
+              file=sys.stderr)
+    md = paper_report.to_markdown(comp, meta)
+    sys.stdout.write(md)
+    if out:
+        write_text(_suffixed(out, ".md"), md)
+        paper_report.to_csv(comp, _suffixed(out, ".csv"))
+        paper_report.to_html(comp, _suffixed(out, ".html"), meta)
+        print(f"\nwrote {out}.md, {out}.csv and {out}.html", file=sys.stderr)
+    return 0
+
+
+def _suffixed(prefix: str | Path, suffix: str) -> Path:
+    """``PREFIX`` + suffix (a prefix may contain dots: ``docs/table.v2`` -> ``docs/table.v2.md``)."""
+    prefix = Path(prefix)
+    return prefix.with_name(prefix.name + suffix)
 
 
 if __name__ == "__main__":  # pragma: no cover

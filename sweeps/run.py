@@ -35,6 +35,8 @@ from pathlib import Path
 
 import yaml
 
+from engine.trainer import CHECKPOINT_FILE
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -135,7 +137,7 @@ def job_state(job: Job) -> str:
     cfg = compose(job.overrides)
     if is_finished(load_results(job.run_dir), config_hash(OmegaConf.to_container(cfg, resolve=True))):
         return "finished"
-    return "resume" if (job.run_dir / "checkpoint.pt").exists() else "pending"
+    return "resume" if (job.run_dir / CHECKPOINT_FILE).exists() else "pending"
 
 
 def budget_text(jobs: list[Job]) -> str:
@@ -206,7 +208,7 @@ def run_jobs(jobs: list[Job], slots: int, threads: int) -> None:
                 job.started, job.status = time.time(), "running"
                 running.append(job)
                 done = total - len(queue) - len(running)
-                _log(f"start {job.name} ({'resuming' if (job.run_dir / 'checkpoint.pt').exists() else 'new'}); "
+                _log(f"start {job.name} ({'resuming' if (job.run_dir / CHECKPOINT_FILE).exists() else 'new'}); "
                      f"{len(running)} running, {len(queue)} queued, {done} done")
             time.sleep(0.5)
             for job in list(running):

@@ -1,4 +1,4 @@
-"""Paper numbers (sweeps/paper/*.yaml), the Welch test, and the ours-vs-paper table (sweeps/compare.py)."""
+"""Paper numbers (sweeps/paper/*.yaml), the Welch test, and the ours-vs-paper table (sweeps/compare.py, paper_report.py)."""
 from __future__ import annotations
 
 import csv
@@ -14,6 +14,7 @@ from scipy import stats
 from sweeps import compare as cmp
 from sweeps import leaderboard as lb
 from sweeps.paper import PaperFormatError, load_paper, welch_from_stats, welch_test
+from sweeps.records import deduplicate, load_records
 
 REPO = Path(__file__).resolve().parents[1]
 TABLE1 = REPO / "sweeps" / "paper" / "rls_table1.yaml"
@@ -141,9 +142,8 @@ def sweep(tmp_path):
 
 
 def _comparison(root):
-    records, _ = lb.deduplicate(lb.load_records([root]))
-    rows = lb.summarise(lb.group_records(records), ["nb_modes", "hq_fraction"])
-    return cmp.compare(rows, records, load_paper(TABLE1))
+    records, _ = deduplicate(load_records([root]))
+    return cmp.compare_records(records, paper=load_paper(TABLE1), metrics=["nb_modes", "hq_fraction"])
 
 
 def test_our_rows_line_up_with_the_paper_rows(sweep):

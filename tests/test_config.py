@@ -7,7 +7,7 @@ import pytest
 from hydra.utils import instantiate
 
 import run
-from conftest import QUICK, ROOT, compose_run
+from conftest import QUICK, ROOT, compose, compose_run
 from core.errors import ConfigError
 
 GROUPS = ["dataset", "gan", "loss", "method", "sampler", "trainer", "metrics", "logger"]
@@ -114,3 +114,58 @@ def test_mlp_refuses_data_of_the_wrong_shape():
         MLPGAN().check_data("image", (2,))
     cfg, _ = compose_run(["dataset=cube3d"])
     assert run.build_components(cfg).dataset.sample_shape == (3,)
+
+
+@pytest.mark.parametrize("option", _options("rls"))
+def test_the_rls_group_sets_both_image_samplers(option):
+    from omegaconf import OmegaConf
+
+    values = OmegaConf.load(ROOT / "conf" / "rls" / f"{option}.yaml")
+    cls, _ = compose_run([f"rls={option}", "sampler=rls_class"])
+    discr, _ = compose_run([f"rls={option}", "sampler=rls_discr"])
+    assert (cls.sampler.k, cls.sampler.gamma) == (values["k"], values["gamma"])
+    assert (discr.sampler.sketch_dim, discr.sampler.gamma) == (values["k"], values["gamma"])
+
+
+def test_without_an_rls_block_the_samplers_keep_their_own_defaults():
+    cls, _ = compose_run(["sampler=rls_class"])
+    discr, _ = compose_run(["sampler=rls_discr"])
+    assert "rls" not in cls and (cls.sampler.k, cls.sampler.gamma) == (25, 1e-4)
+    assert (discr.sampler.sketch_dim, discr.sampler.gamma) == (None, 1e-3)
+    for preset, k in (("rls_mnist", 10), ("rls_mnist012", 25), ("rls_mnist012_cpu", 25)):
+        cfg, _ = compose_run([f"experiment={preset}", "method=rls_discr"])
+        assert (cfg.sampler.sketch_dim, cfg.sampler.gamma) == (k, 1e-4)
+
+
+def test_methods_inherit_the_vanilla_step_and_the_drs_block():
+    vanilla, _ = compose_run(["method=vanilla"])
+    drs, _ = compose_run(["method=drs"])
+    for option in _options("method"):
+        cfg, _ = compose_run([f"method={option}"])
+        assert cfg.method.regularizers.keys() <= {"bures"} and cfg.method.pack == (2 if option == "pacgan" else 1)
+    for option, enabled in (("gold", False), ("topk", False), ("diagan", True)):
+        cfg, _ = compose_run([f"method={option}"])
+        assert dict(cfg.method.drs, enabled=True) == dict(drs.method.drs) and cfg.method.drs.enabled == enabled
+    assert vanilla.method.regularizers == {} and drs.method.drs.enabled
+
+
+@pytest.mark.parametrize("table", ["rls_table1", "diw_table1"])
+def test_a_tables_rows_are_listed_once_in_its_sweep_spec(table):
+    """The experiment preset holds one cell's fixed setting (its default dataset and method are cells of the
+    table); the datasets and methods of the table are the sweep spec's, not a Hydra sweep of the preset."""
+    import yaml
+
+    spec = yaml.safe_load((ROOT / "sweeps" / f"{table}.yaml").read_text())
+    cfg = compose([f"experiment={table}"])
+    assert not cfg.hydra.sweeper.params
+    assert cfg.hydra.runtime.choices.dataset in spec["datasets"]
+    assert spec["experiment"] == table and cfg.experiment_name == table
+
+
+def test_the_dia_gan_presets_share_the_toy_networks():
+    toy, _ = compose_run(["experiment=diagan_toy"])
+    minority, _ = compose_run(["experiment=diagan_minority"])
+    assert toy.gan == minority.gan and toy.gan.z_dim == 2 and list(toy.gan.g_hidden) == [256, 256, 256]
+    for key in ("batch_size", "update_scheme", "n_dis"):
+        assert toy.trainer[key] == minority.trainer[key]
+    assert (toy.method.k, minority.method.k) == (1.0, 0.3)  # each keeps its own method settings

@@ -1,4 +1,4 @@
-"""Leaderboard builder (sweeps/leaderboard.py) on fabricated results.json files."""
+"""Leaderboard builder (sweeps/leaderboard.py, records.py, table.py) on fabricated results.json files."""
 from __future__ import annotations
 
 import csv
@@ -13,7 +13,9 @@ import numpy as np
 import pytest
 
 from sweeps import leaderboard as lb
-from sweeps.leaderboard import LeaderboardWarning
+from sweeps import records as rd
+from sweeps import table as tb
+from sweeps.records import LeaderboardWarning
 
 REPO = Path(__file__).resolve().parents[1]
 T0 = 1_700_000_000  # a fixed mtime base
@@ -81,10 +83,10 @@ def sweep(tmp_path: Path) -> Path:
 
 def build(root, metrics=None):
     with pytest.warns(LeaderboardWarning):
-        records = lb.load_records([root])
-    kept, superseded = lb.deduplicate(records)
-    metrics = metrics or lb.default_metrics(kept)
-    return lb.summarise(lb.group_records(kept), metrics), metrics, superseded
+        records = rd.load_records([root])
+    kept, superseded = rd.deduplicate(records)
+    metrics = metrics or tb.default_metrics(kept)
+    return tb.summarise(rd.group_records(kept), metrics), metrics, superseded
 
 
 def row_of(rows, method, dataset="ring", variant=None):
@@ -99,7 +101,7 @@ def row_of(rows, method, dataset="ring", variant=None):
 
 def test_corrupt_files_are_skipped_with_a_warning_naming_them(sweep):
     with pytest.warns(LeaderboardWarning) as caught:
-        records = lb.load_records([sweep])
+        records = rd.load_records([sweep])
     messages = [str(w.message) for w in caught]
     assert any(str(sweep / "4" / "results.json") in m for m in messages)
     assert any(str(sweep / "5" / "results.json") in m for m in messages)
@@ -112,7 +114,7 @@ def test_malformed_record_is_skipped_but_its_file_is_not(tmp_path):
     del bad_group["group"]["loss"]
     write(tmp_path / "results.json", [good, bad_group, "junk", rec(2, status="exploded")])
     with pytest.warns(LeaderboardWarning) as caught:
-        records = lb.load_records([tmp_path])
+        records = rd.load_records([tmp_path])
     assert [r.seed for r in records] == [0]
     messages = [str(w.message) for w in caught]
     assert len(messages) == 3 and all(str(tmp_path / "results.json") in m for m in messages)
@@ -122,7 +124,7 @@ def test_malformed_record_is_skipped_but_its_file_is_not(tmp_path):
 
 def test_missing_directory_is_an_error(tmp_path):
     with pytest.raises(FileNotFoundError):
-        lb.load_records([tmp_path / "nope"])
+        rd.load_records([tmp_path / "nope"])
 
 
 # ---------------------------------------------------------------------------- statistics
@@ -169,7 +171,7 @@ def test_two_variants_become_two_rows(sweep):
 
 
 def test_variant_ids_stay_unique_beyond_eight_characters():
-    assert lb._short_ids(["abcdefgh1", "abcdefgh2", "zzzzzzzzzz"]) == {
+    assert tb.short_ids(["abcdefgh1", "abcdefgh2", "zzzzzzzzzz"]) == {
         "abcdefgh1": "abcdefgh1", "abcdefgh2": "abcdefgh2", "zzzzzzzzzz": "zzzzzzzzz"}
 
 
@@ -180,24 +182,24 @@ def test_duplicate_seed_keeps_the_newest_file(tmp_path):
     write(tmp_path / "a_new" / "results.json", [rec(0, metrics={"nb_modes": 7})], mtime=T0 + 100)
     # same seed but another variant: not a duplicate
     write(tmp_path / "c" / "results.json", [rec(0, variant="cccccccc", metrics={"nb_modes": 2})], mtime=T0)
-    kept, superseded = lb.deduplicate(lb.load_records([tmp_path]))
+    kept, superseded = rd.deduplicate(rd.load_records([tmp_path]))
     assert len(superseded) == 1 and superseded[0].metrics["nb_modes"] == 1
-    rows = lb.summarise(lb.group_records(kept), ["nb_modes"])
+    rows = tb.summarise(rd.group_records(kept), ["nb_modes"])
     main = row_of(rows, "rls_gauss", variant="aaaaaaaa1111")
     assert sorted(main.metrics["nb_modes"].values) == [3.0, 7.0]
     assert row_of(rows, "rls_gauss", variant="cccccccc").metrics["nb_modes"].values == [2.0]
 
     os.utime(tmp_path / "b_old" / "results.json", (T0 + 200, T0 + 200))  # now the other file is newer
-    kept, _ = lb.deduplicate(lb.load_records([tmp_path]))
-    rows = lb.summarise(lb.group_records(kept), ["nb_modes"])
+    kept, _ = rd.deduplicate(rd.load_records([tmp_path]))
+    rows = tb.summarise(rd.group_records(kept), ["nb_modes"])
     assert sorted(row_of(rows, "rls_gauss", variant="aaaaaaaa1111").metrics["nb_modes"].values) == [1.0, 3.0]
 
 
 def test_missing_or_nonfinite_metric_values_are_left_out_and_marked(tmp_path):
     write(tmp_path / "results.json", [rec(0, metrics={"kl_modes": 0.1}), rec(1, metrics={"kl_modes": float("nan")}),
                                       rec(2, metrics={}), rec(3, metrics={"kl_modes": 0.3})])
-    kept, _ = lb.deduplicate(lb.load_records([tmp_path]))
-    rows = lb.summarise(lb.group_records(kept), ["kl_modes"])
+    kept, _ = rd.deduplicate(rd.load_records([tmp_path]))
+    rows = tb.summarise(rd.group_records(kept), ["kl_modes"])
     s = rows[0].metrics["kl_modes"]
     assert (s.n, s.mean, s.seeds) == (2, pytest.approx(0.2), [0, 3])
     md = lb.to_markdown(rows, ["kl_modes"])
@@ -220,7 +222,7 @@ def test_list_metric_only_when_asked_and_averaged_elementwise(sweep):
     (0.9, None, "0.900 (—)"), (None, None, "—"), (13.8, 7.4, "13.8 (7.4)"), (1234.4, 56.0, "1234 (56)"),
 ])
 def test_format_mean_std(mean, std, expected):
-    assert lb.format_mean_std(mean, std) == expected
+    assert tb.format_mean_std(mean, std) == expected
 
 
 def test_markdown_tables_per_dataset(sweep):
@@ -233,7 +235,7 @@ def test_markdown_tables_per_dataset(sweep):
     assert header == ["method", "nb_modes", "hq_fraction", "kl_modes", "n", "diverged", "failed"]
     rls = next(ln for ln in lines if ln.startswith("| rls_gauss"))
     cells = [c.strip() for c in rls.strip("|").split("|")]
-    assert cells[1] == lb.format_mean_std(np.mean(RING_NB), np.std(RING_NB, ddof=1))
+    assert cells[1] == tb.format_mean_std(np.mean(RING_NB), np.std(RING_NB, ddof=1))
     assert cells[-3:] == ["5", "0", "0"]
     van = next(ln for ln in lines if ln.startswith("| vanilla"))
     assert [c.strip() for c in van.strip("|").split("|")][-3:] == ["2", "1", "1"]
