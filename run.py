@@ -10,7 +10,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import hydra
 import torch
@@ -33,6 +33,7 @@ from engine.trainer import TrainerSettings, TrainState, fit, load_checkpoint, sa
 from engine.validation import check_targets
 from gans.method import RunContext
 from metrics import image_plots, plots
+from metrics.modes import ModeCoverage
 
 GROUPS = ("dataset", "gan", "loss", "method", "sampler", "trainer", "logger")
 
@@ -107,7 +108,20 @@ def run_context(parts: Components, data, seeds: list[int], device, generator: to
     settings = parts.trainer
     return RunContext(data=data, gan=parts.gan, loss=parts.loss, sampler=parts.sampler, seeds=seeds,
                       batch_size=settings.batch_size, steps=settings.steps, device=torch.device(device),
-                      generator=generator, update_scheme=settings.update_scheme, n_dis=settings.n_dis)
+                      generator=generator, update_scheme=settings.update_scheme, n_dis=settings.n_dis,
+                      count_modes=mode_counter(data))
+
+
+def mode_counter(data) -> Callable[[torch.Tensor, float], list[int]] | None:
+    """``count_modes(fake, std_threshold)``: the high-quality samples per mode of one replica's samples (N, d), as
+    the mode-coverage metric counts them; None when the data has no mode centres and covariances."""
+    if data.centers is None or data.covariances is None:
+        return None
+
+    def count_modes(fake: torch.Tensor, std_threshold: float) -> list[int]:
+        return ModeCoverage(std_threshold=std_threshold, min_count=1)(fake, data)["mode_counts"]
+
+    return count_modes
 
 
 def build_method(cfg: DictConfig, replicas: int, device: str = "cpu", seed: int = 0):

@@ -9,7 +9,8 @@ from scipy.stats import gaussian_kde
 
 import run
 from conftest import QUICK, compose_run
-from gans.diw import GaussianKDE, kde_factor, normalized_weights, optimal_pairing
+from gans.diw import normalized_weights, optimal_pairing
+from gans.kde import GaussianKDE, kde_factor
 from gans.method import RunContext
 
 
