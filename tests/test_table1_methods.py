@@ -7,9 +7,10 @@ import pytest
 import torch
 from scipy.stats import multivariate_normal
 
-import run
 from conftest import QUICK, build_method, compose_run, interrupt_after
 from core.errors import ConfigError
+from engine.build import build_components, check_compatibility
+from engine.run import execute
 from gans.importance import IwMmdGAN, mixture_rbf_kernel, weighted_mmd2
 from gans.kde import binned_isotropic_kde, isotropic_kde
 from gans.method import Batch
@@ -64,7 +65,7 @@ def test_pacgan_packs_never_mix_real_and_fake_samples():
 def test_pacgan_needs_a_batch_divisible_by_the_pack():
     cfg, _ = compose_run(QUICK + ["method=pacgan", "trainer.batch_size=63"])
     with pytest.raises(ConfigError, match="divisible"):
-        run.build_components(cfg)
+        build_components(cfg)
 
 
 # ----------------------------------------------------------------------------------------- importance weights
@@ -108,13 +109,13 @@ def test_the_weighted_batch_estimate_is_unbiased_for_the_target_expectation():
 
 def test_importance_weighting_needs_a_known_density_ratio():
     cfg, _ = compose_run(QUICK + ["method=iwgan"])
-    parts = run.build_components(cfg)
+    parts = build_components(cfg)
     parts.dataset.provides = frozenset({"mixture", "labels"})  # a dataset without importance_weights
     with pytest.raises(ConfigError, match="importance_weights"):
-        run.check_compatibility(parts)
+        check_compatibility(parts)
     cfg, _ = compose_run(QUICK + ["method=iwgan", "method.pack=2"])
     with pytest.raises(ConfigError, match="pack=1"):
-        run.build_components(cfg)
+        build_components(cfg)
 
 
 def test_weighted_mmd_matches_brute_force():
@@ -169,7 +170,7 @@ def test_iwmmdgan_refuses_an_unknown_estimator_and_an_unused_loss():
         build(["method=iwmmdgan", "loss=wgan_gp"])
     cfg, _ = compose_run(QUICK + ["method=iwmmdgan", "method.estimator=biased"])
     with pytest.raises(Exception) as info:  # Hydra wraps the constructor's ConfigError
-        run.build_components(cfg)
+        build_components(cfg)
     assert "method.estimator must be one of ['self_normalised', 'unbiased']" in str(info.value)
 
 
@@ -295,7 +296,7 @@ def test_mwugan_starts_from_the_configured_sampler_and_replicas_keep_their_own_w
     assert torch.allclose(method.sampler.probs[0], torch.full((data.n,), 1 / data.n, dtype=torch.float64))
     assert method.sampler.probs[1, 0] == pytest.approx(2 / (data.n + 100))
     cfg, _ = compose_run(QUICK + ["method=mwugan", "sampler=rls_discr"])
-    parts = run.build_components(cfg)
+    parts = build_components(cfg)
     with pytest.raises(ConfigError, match="fixed sampling distribution"):
         MwuGAN.initial_weights(parts.sampler, None)
 
@@ -305,7 +306,7 @@ def test_mwugan_starts_from_the_configured_sampler_and_replicas_keep_their_own_w
 
 def _execute(tmp_path, overrides, name="run"):
     cfg, choices = compose_run(QUICK + overrides)
-    return run.execute(cfg, choices, tmp_path / name)
+    return execute(cfg, choices, tmp_path / name)
 
 
 @pytest.mark.parametrize("method", NEW_METHODS)
