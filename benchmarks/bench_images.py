@@ -30,7 +30,7 @@ from core.cpu_runtime import configure_cpu_runtime  # noqa: E402
 configure_cpu_runtime()  # as run.py
 
 import datasets  # noqa: E402,F401  (registers the modebench_source resolver)
-import run  # noqa: E402
+from engine.build import build_components  # noqa: E402
 from gans.method import RunContext  # noqa: E402
 
 PAPER_P100 = {"vanilla": 1063.0 / 30000, "rls_discr": 2006.0 / 30000}  # s/step, 012-MNIST (supp. Table 5)
@@ -45,7 +45,7 @@ def compose(overrides):
 
 def build_method(overrides, root):
     cfg = compose([f"data.root={root}", "logger=none", *overrides])
-    parts = run.build_components(cfg)
+    parts = build_components(cfg)
     data = parts.dataset.load("cpu")
     s = parts.trainer
     ctx = RunContext(data=data, gan=parts.gan, loss=parts.loss, sampler=parts.sampler, seeds=[0],

@@ -27,14 +27,14 @@ configure_cpu_runtime()  # as run.py
 
 from hydra import compose, initialize_config_dir  # noqa: E402
 
-import run  # noqa: E402
+from engine.build import build_components  # noqa: E402
 from gans.method import RunContext  # noqa: E402
 
 
 def build(method: str, dataset: str, replicas: int, extra: list[str]):
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         cfg = compose("config", overrides=[f"method={method}", f"dataset={dataset}", *extra])
-    parts = run.build_components(cfg)
+    parts = build_components(cfg)
     data = parts.dataset.load("cpu")
     settings = parts.trainer
     ctx = RunContext(data=data, gan=parts.gan, loss=parts.loss, sampler=parts.sampler,

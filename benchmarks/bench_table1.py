@@ -103,7 +103,7 @@ def child(args) -> None:
 
     configure_cpu_runtime()  # as run.py
     torch.set_num_threads(1)
-    import run
+    from engine.build import build_components
     from engine.evaluation import Evaluator
     from gans.method import RunContext
     from hydra import compose, initialize_config_dir
@@ -111,7 +111,7 @@ def child(args) -> None:
     start = time.perf_counter()
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         cfg = compose("config", overrides=["experiment=rls_table1", f"method={args.child}", f"dataset={args.dataset}"])
-    parts = run.build_components(cfg)
+    parts = build_components(cfg)
     data = parts.dataset.load("cpu")
     ctx = RunContext(data=data, gan=parts.gan, loss=parts.loss, sampler=parts.sampler, seeds=list(range(args.replicas)),
                      batch_size=cfg.trainer.batch_size, steps=PAPER_STEPS, device=torch.device("cpu"),

@@ -26,12 +26,12 @@ def grid_mass(overrides: list[str], run: Path | None, replicas: int) -> dict[str
     """(replicas, 5) column and row masses and the (5, 5) mass/uniform ratio per mode (rows: x, cols: y)."""
     from hydra import compose, initialize_config_dir
 
-    import run as runner
+    from engine.build import build_method
 
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         cfg = compose("config", overrides=["experiment=rls_table1", "dataset=grid", "method=rls_discr",
                                            "logger=none", *overrides])
-    method, data = runner.build_method(cfg, replicas)
+    method, data = build_method(cfg, replicas)
     if run is not None:
         state = torch.load(run / "checkpoint.pt", map_location="cpu", weights_only=False)
         method.load_state_dict(state["method"])

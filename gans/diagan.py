@@ -1,25 +1,16 @@
-"""Self-Diagnosing GAN (Dia-GAN, Lee et al. NeurIPS 2021) and its baselines as coded in its repository.
+"""Self-Diagnosing GAN (Dia-GAN, Lee et al. NeurIPS 2021) as coded in its repository (``method=diagan``).
 
-Methods (all generic over GANs: they use only the method/loss/sampler contracts, so the image experiments reuse
-them unchanged):
+Generic over GANs (it uses only the method/loss/sampler contracts, so the image experiments reuse it unchanged);
+its baselines live in ``gans.drs`` (DRS), ``gans.gold`` and ``gans.topk``, its figures in ``gans.diagan_plots``.
 
-- ``DRSMethod`` (``method=drs``): vanilla training; ``generate`` draws through discriminator rejection sampling
-  with the main discriminator (``gans.drs``). Base class of the others: any of them takes ``method.drs.enabled``.
-- ``GOLDMethod`` (``method=gold``): from the phase-2 step on, the fake term of the D loss is weighted per sample
-  by the raw, detached fake LDR (``output_fake ** 1`` in ``gold_reweight_models.py``): the weight **can be
-  negative** (a fake that D confidently rejects gets a negative weight, i.e. D is pushed to *raise* its logit
-  there), exactly as the code does; the real term is unweighted.
-- ``TopKMethod`` (``method=topk``, Sinha et al.): the generator loss uses only the top-k fake outputs, keep
-  fraction max(0.99^epoch, 0.5), epoch = step // steps_per_epoch (steps_per_epoch = ceil(n / batch) =
-  ``len(DataLoader)``), from step 0 as ``train_mimicry_phase1.py --topk``.
-- ``DiaGAN`` (``method=diagan``; with ``loss=hinge`` Dia-HingeGAN): phase 1 trains with the configured sampler
-  and records the LDR (``loss.ldr``: the logit for NS, the raw output for hinge) of every training sample every
-  ``record_every`` steps, in eval mode, without gradients, in chunks, into an :class:`LDRStore` that keeps only
-  the ``window`` newest snapshots; at the phase boundary the scores s = LDRM + k·sqrt(LDRV) (eq. 7, ddof=1,
-  floored at ``min_score`` and capped at ``max_ratio`` x the minimum) become the sampling probabilities of a
-  :class:`~samplers.discrepancy.DiscrepancySampler` swapped in for phase 2, and an auxiliary discriminator —
-  a copy of the phase-1 D and of its optimiser state, trained with the NS loss on batches of the *original*
-  sampler after every main-D step — estimates the unweighted density ratio for DRS (phase 3, ``generate``).
+``DiaGAN`` (with ``loss=hinge`` Dia-HingeGAN): phase 1 trains with the configured sampler and records the LDR
+(``loss.ldr``: the logit for NS, the raw output for hinge) of every training sample every ``record_every`` steps,
+in eval mode, without gradients, in chunks, into an :class:`LDRStore` that keeps only the ``window`` newest
+snapshots; at the phase boundary the scores s = LDRM + k·sqrt(LDRV) (eq. 7, ddof=1, floored at ``min_score`` and
+capped at ``max_ratio`` x the minimum) become the sampling probabilities of a
+:class:`~samplers.discrepancy.DiscrepancySampler` swapped in for phase 2, and an auxiliary discriminator — a copy
+of the phase-1 D and of its optimiser state, trained with the NS loss on batches of the *original* sampler after
+every main-D step — estimates the unweighted density ratio for DRS (phase 3, ``generate``).
 
 Step counting: ``t`` = completed steps (mimicry's ``global_step`` after its increment). Snapshots are taken at
 ``t % record_every == 0``; the scores use the snapshots with ``p1 - window·record_every <= t < p1`` (the code's
@@ -36,9 +27,10 @@ from typing import Any
 import torch
 
 from core.errors import ConfigError, require
-from gans.drs import RejectionSampler
+from core.tensors import eval_mode
+from gans import diagan_plots
+from gans.drs import DRSMethod
 from gans.losses import NonSaturating
-from gans.method import Batch, GANMethod
 from samplers.discrepancy import DiscrepancySampler
 
 STORE_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16,
@@ -142,104 +134,6 @@ def group_means(values: torch.Tensor, labels: torch.Tensor, groups: int) -> torc
 # ===================================================================================== methods
 
 
-class DRSMethod(GANMethod):
-    """Vanilla GAN training whose samples are drawn through DRS with the main discriminator (``method=drs``)."""
-
-    def __init__(self, regularizers=None, pack: int = 1, drs: RejectionSampler | dict | None = None):
-        super().__init__(regularizers, pack)
-        if isinstance(drs, dict) or (drs is not None and hasattr(drs, "keys")):
-            drs = RejectionSampler(**dict(drs))
-        self.drs: RejectionSampler = drs if drs is not None else RejectionSampler(enabled=False)
-        require(isinstance(self.drs, RejectionSampler), f"method.drs must be a RejectionSampler node, got {drs!r}")
-        if self.drs.enabled:
-            require(self.pack == 1, "DRS judges single samples: method.drs.enabled=true needs method.pack=1")
-        self.current_step = 0
-
-    def train_step(self, step: int) -> None:
-        self.current_step = step
-        super().train_step(step)
-
-    # --------------------------------------------------------------------- DRS
-    def drs_discriminator(self) -> tuple[torch.nn.Module, Any] | None:
-        """(discriminator, loss whose ``ldr`` reads its output) used by DRS; None = no DRS."""
-        return self.D, self.loss
-
-    @torch.no_grad()
-    def generate(self, n: int, generator: torch.Generator | None = None, chunk: int = 10000) -> torch.Tensor:
-        chosen = self.drs_discriminator() if self.drs.enabled else None
-        if chosen is None:
-            return super().generate(n, generator, chunk)
-        net, loss = chosen
-        was_training = net.training
-        net.eval()
-
-        def draw(m: int) -> torch.Tensor:
-            return GANMethod.generate(self, m, generator, chunk)
-
-        def ldr(x: torch.Tensor) -> torch.Tensor:
-            return loss.ldr(net(x)[0])
-
-        try:
-            return self.drs.sample(draw, ldr, n, generator)
-        finally:
-            net.train(was_training)
-
-    def diagnostics(self) -> list[dict] | None:
-        if self.drs.enabled and self.drs.last_acceptance is not None:
-            return [{"drs_acceptance": a} for a in self.drs.last_acceptance]
-        return None
-
-
-class GOLDMethod(DRSMethod):
-    """GOLD reweighting of fake samples as coded in the Dia-GAN repository (``method=gold``).
-
-    From step ``round(start_fraction x trainer.steps)`` on (the code's ``gold_step = p1_step``), the fake term of
-    the discriminator loss is multiplied per sample by the detached raw fake LDR — negative for fakes that D
-    rejects, so those terms change sign (as the code; not exp(LDR) as the GOLD paper)."""
-
-    def __init__(self, regularizers=None, pack: int = 1, drs=None, start_fraction: float = 0.8):
-        super().__init__(regularizers, pack, drs)
-        require(0.0 <= float(start_fraction) <= 1.0, f"method.start_fraction must be in [0, 1], got {start_fraction}")
-        self.start_fraction = float(start_fraction)
-
-    def setup(self, ctx) -> None:
-        super().setup(ctx)
-        self.start_step = int(round(self.start_fraction * ctx.steps))
-
-    def fake_weights(self, batch: Batch) -> torch.Tensor | None:
-        if self.current_step < self.start_step:
-            return None
-        return self.loss.ldr(batch.fake_out.detach())
-
-
-class TopKMethod(DRSMethod):
-    """Top-k training (Sinha et al. 2020) as coded in the Dia-GAN repository (``method=topk``): the generator's
-    adversarial loss keeps the ``int(rate x B)`` largest fake outputs, rate = max(decay^epoch, min_rate)."""
-
-    def __init__(self, regularizers=None, pack: int = 1, drs=None, decay: float = 0.99, min_rate: float = 0.5,
-                 steps_per_epoch: int | None = None):
-        super().__init__(regularizers, pack, drs)
-        require(0.0 < float(decay) <= 1.0, f"method.decay must be in (0, 1], got {decay}")
-        require(0.0 < float(min_rate) <= 1.0, f"method.min_rate must be in (0, 1], got {min_rate}")
-        require(steps_per_epoch is None or int(steps_per_epoch) >= 1,
-                f"method.steps_per_epoch must be >= 1 or null, got {steps_per_epoch}")
-        self.decay, self.min_rate = float(decay), float(min_rate)
-        self.steps_per_epoch = None if steps_per_epoch is None else int(steps_per_epoch)
-
-    def setup(self, ctx) -> None:
-        super().setup(ctx)
-        if self.steps_per_epoch is None:  # len(DataLoader) without drop_last
-            self.steps_per_epoch = max(1, math.ceil(ctx.data.n / ctx.batch_size))
-
-    def keep_rate(self, step: int) -> float:
-        return max(self.decay ** (step // self.steps_per_epoch), self.min_rate)
-
-    def generator_adversarial_loss(self, batch: Batch) -> torch.Tensor:
-        out = batch.fake_out
-        k = max(1, int(self.keep_rate(self.current_step) * out.shape[-1]))
-        return self.loss.g_loss(out.topk(k, dim=-1).values)
-
-
 class DiaGAN(DRSMethod):
     """Self-Diagnosing GAN; see the module docstring. Fields (defaults = the paper/code):
 
@@ -282,17 +176,17 @@ class DiaGAN(DRSMethod):
     def phase_boundary(self, steps: int) -> int:
         return int(round(self.phase1_fraction * steps))
 
-    def check(self, ctx) -> None:
-        super().check(ctx)
-        p1 = self.phase_boundary(ctx.steps)
+    def check(self, trainer) -> None:
+        super().check(trainer)
+        p1 = self.phase_boundary(trainer.steps)
         require(p1 >= 1, f"method.phase1_fraction={self.phase1_fraction} leaves no phase-1 step of "
-                         f"trainer.steps={ctx.steps}")
+                         f"trainer.steps={trainer.steps}")
         start = max(1, p1 - self.window * self.record_every)
         snapshots = len([t for t in range(start, p1) if t % self.record_every == 0])
         if snapshots < 2:
             raise ConfigError(
                 f"Dia-GAN needs at least 2 LDR snapshots before the phase boundary (step {p1} = "
-                f"method.phase1_fraction={self.phase1_fraction} x trainer.steps={ctx.steps}), but "
+                f"method.phase1_fraction={self.phase1_fraction} x trainer.steps={trainer.steps}), but "
                 f"method.record_every={self.record_every} gives {snapshots}; lower method.record_every or "
                 "raise trainer.steps")
 
@@ -322,17 +216,13 @@ class DiaGAN(DRSMethod):
     def record_ldr(self) -> torch.Tensor:
         """LDR of every training sample for every replica, (S, n) float32, D in eval mode, in dataset order."""
         data, replicas = self.data, self.ctx.replicas
-        was_training = self.D.training
-        self.D.eval()
         out = torch.empty(replicas, data.n, dtype=torch.float32, device=data.x.device)
-        try:
+        with eval_mode(self.D):
             for start in range(0, data.n, self.record_chunk):
                 x = data.as_float(data.x[start:start + self.record_chunk])
                 x = x.unsqueeze(0).expand(replicas, *x.shape)
                 logits, _ = self.discriminate(x)
                 out[:, start:start + x.shape[1]] = self.loss.ldr(logits).float()
-        finally:
-            self.D.train(was_training)
         return out
 
     def should_record(self, t: int) -> bool:
@@ -383,15 +273,15 @@ class DiaGAN(DRSMethod):
 
     @torch.no_grad()
     def _hq_counts(self, t: int) -> list[list[int]] | None:
-        """High-quality generated samples per mode right now (10k per replica; an RNG of its own)."""
-        if self.data.centers is None or self.data.covariances is None:
+        """High-quality generated samples per mode right now (10k per replica; an RNG of its own), counted by the
+        run's ``count_modes`` (None without one: data that is no mixture)."""
+        count_modes = self.ctx.count_modes
+        if count_modes is None:
             return None
-        from metrics.modes import ModeCoverage
-
-        metric = ModeCoverage(std_threshold=self.diagnostics_std_threshold, min_count=1)
         gen = torch.Generator(self.ctx.device).manual_seed(7_919 * (self.ctx.seeds[0] + 1) + t)
-        fake = GANMethod.generate(self, 10_000, gen)
-        return [metric(fake[r].reshape(fake.shape[1], -1), self.data)["mode_counts"] for r in range(fake.shape[0])]
+        fake = self.sample_from(self.G, 10_000, gen)
+        return [count_modes(fake[r].reshape(fake.shape[1], -1), self.diagnostics_std_threshold)
+                for r in range(fake.shape[0])]
 
     def enter_phase2(self) -> None:
         """Swap in the score sampler and start the auxiliary discriminator from the phase-1 D."""
@@ -483,9 +373,7 @@ class DiaGAN(DRSMethod):
         return records
 
     def plots(self, folder: Path, data, results: list[dict], seeds: list[int], title: str) -> dict[str, Path]:
-        from metrics import ldr_plots
-
-        return ldr_plots.diagan_figures(self, folder, data, results, seeds, title)
+        return diagan_plots.diagan_figures(self, folder, data, results, seeds, title)
 
 
 def _floats(values: torch.Tensor) -> list[float | None]:

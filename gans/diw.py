@@ -36,77 +36,15 @@ import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
 
-from core.errors import ConfigError, require
+from core.errors import require
+from gans.kde import GaussianKDE
 from gans.layers import ReplicatedMLP, seeded_generators
 from gans.method import Batch, GANMethod
 
 TARGET_MODES = ("kde_weighted_real", "kde_sample", "uniform_real")
 
 
-# ===================================================================================== KDE
-
-
-def kde_factor(bandwidth: str | float, n: int, d: int) -> float:
-    """scipy.stats.gaussian_kde's bandwidth factor: Scott n^(-1/(d+4)), Silverman (n(d+2)/4)^(-1/(d+4)), or a number."""
-    if isinstance(bandwidth, str):
-        if bandwidth == "scott":
-            return n ** (-1.0 / (d + 4))
-        if bandwidth == "silverman":
-            return (n * (d + 2) / 4.0) ** (-1.0 / (d + 4))
-        raise ConfigError(f"a KDE bandwidth must be 'scott', 'silverman' or a number > 0, got {bandwidth!r}")
-    require(float(bandwidth) > 0, f"a KDE bandwidth factor must be > 0, got {bandwidth}")
-    return float(bandwidth)
-
-
-class GaussianKDE:
-    """Gaussian kernel density estimates of S point sets at once, exactly as ``scipy.stats.gaussian_kde``.
-
-    ``points`` (S, m, d): kernel covariance Σ = factor² · Cov(points) (ddof=1, per replica), density
-    p(x) = (1/m) Σ_j N(x; p_j, Σ). Computed in float64; a tiny ridge (1e-9 x mean variance + 1e-12) keeps the
-    covariance invertible when the points are (nearly) degenerate, e.g. a collapsed generator.
-    """
-
-    def __init__(self, points: torch.Tensor, bandwidth: str | float = "scott"):
-        require(points.dim() == 3 and points.shape[1] >= 2, f"KDE points must be (S, m >= 2, d), got {tuple(points.shape)}")
-        self.points = points.detach().double()
-        replicas, m, d = self.points.shape
-        self.factor = kde_factor(bandwidth, m, d)
-        centred = self.points - self.points.mean(1, keepdim=True)
-        data_cov = centred.transpose(1, 2) @ centred / (m - 1)
-        cov = data_cov * self.factor ** 2
-        ridge = 1e-9 * torch.diagonal(cov, dim1=1, dim2=2).mean(-1).clamp_min(0) + 1e-12
-        self.covariance = cov + ridge[:, None, None] * torch.eye(d, dtype=cov.dtype, device=cov.device)
-        self.chol = torch.linalg.cholesky(self.covariance)
-        self.log_norm = -0.5 * d * math.log(2 * math.pi) - torch.log(torch.diagonal(self.chol, dim1=1, dim2=2)).sum(-1)
-
-    def _whiten(self, x: torch.Tensor) -> torch.Tensor:
-        """L⁻¹x for x (S, q, d): Mahalanobis distances become Euclidean."""
-        return torch.linalg.solve_triangular(self.chol, x.transpose(1, 2), upper=False).transpose(1, 2)
-
-    def log_density(self, x: torch.Tensor, max_elements: int = 1 << 20) -> torch.Tensor:
-        """log p(x) for x (S, q, d) -> (S, q), in chunks of at most ``max_elements`` pairwise distances."""
-        x = x.detach().double()
-        replicas, m = self.points.shape[:2]
-        if not hasattr(self, "_white_points"):
-            self._white_points = self._whiten(self.points)
-        white = self._whiten(x)
-        chunk = max(1, max_elements // max(replicas * m, 1))
-        out = []
-        for start in range(0, x.shape[1], chunk):
-            maha = torch.cdist(white[:, start:start + chunk], self._white_points).square()  # (S, c, m)
-            out.append(torch.logsumexp(-0.5 * maha, dim=-1) - math.log(m) + self.log_norm[:, None])
-        return torch.cat(out, dim=1)
-
-    def density(self, x: torch.Tensor) -> torch.Tensor:
-        return self.log_density(x).exp()
-
-    def sample(self, count: int, generator: torch.Generator) -> torch.Tensor:
-        """``count`` draws per replica from the KDE: a uniformly chosen point plus N(0, Σ) noise -> (S, count, d)."""
-        replicas, m, d = self.points.shape
-        index = torch.randint(m, (replicas, count), generator=generator, device=self.points.device)
-        base = torch.gather(self.points, 1, index[..., None].expand(-1, -1, d))
-        noise = torch.randn(replicas, count, d, generator=generator, device=self.points.device, dtype=torch.float64)
-        return base + noise @ self.chol.transpose(1, 2)
+# ===================================================================================== weights
 
 
 def normalized_weights(log_density: torch.Tensor) -> torch.Tensor:
@@ -187,11 +125,11 @@ class DIWGAN(GANMethod):
         self.n_targets = None if n_targets is None else int(n_targets)
         self.progress = bool(progress)
 
-    def check(self, ctx) -> None:
-        super().check(ctx)
-        n_targets = self.n_targets or ctx.batch_size
-        require(n_targets <= ctx.batch_size,
-                f"method.n_targets={n_targets} must be <= trainer.batch_size={ctx.batch_size} (one-to-one pairing "
+    def check(self, trainer) -> None:
+        super().check(trainer)
+        n_targets = self.n_targets or trainer.batch_size
+        require(n_targets <= trainer.batch_size,
+                f"method.n_targets={n_targets} must be <= trainer.batch_size={trainer.batch_size} (one-to-one pairing "
                 "with the generated batch)")
 
     def setup(self, ctx) -> None:

@@ -15,16 +15,22 @@ half of the candidates, as the code does).
 
 Everything is vectorised over replicas: ``ldr`` maps candidates (S, m, ...) to (S, m), and every replica keeps
 its own running maximum and its own accepted set.
+
+``DRSMethod`` (``method=drs``) is vanilla training whose ``generate`` draws through DRS with the main
+discriminator; it is the base class of the Dia-GAN repository's other methods (``gans.gold``, ``gans.topk``,
+``gans.diagan``), so any of them takes ``method.drs.enabled``.
 """
 from __future__ import annotations
 
 import math
 import warnings
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 
 from core.errors import require
+from core.tensors import eval_mode
+from gans.method import GANMethod
 
 
 class RejectionSampler:
@@ -117,3 +123,47 @@ class RejectionSampler:
                     counts[r] = n
         self.last_acceptance = [min(1.0, c / max(d, 1)) for c, d in zip(counts, drawn)]
         return torch.stack([torch.cat(parts, dim=0)[:n] for parts in accepted])
+
+
+class DRSMethod(GANMethod):
+    """Vanilla GAN training whose samples are drawn through DRS with the main discriminator (``method=drs``)."""
+
+    def __init__(self, regularizers=None, pack: int = 1, drs: RejectionSampler | dict | None = None):
+        super().__init__(regularizers, pack)
+        if isinstance(drs, dict) or (drs is not None and hasattr(drs, "keys")):
+            drs = RejectionSampler(**dict(drs))
+        self.drs: RejectionSampler = drs if drs is not None else RejectionSampler(enabled=False)
+        require(isinstance(self.drs, RejectionSampler), f"method.drs must be a RejectionSampler node, got {drs!r}")
+        if self.drs.enabled:
+            require(self.pack == 1, "DRS judges single samples: method.drs.enabled=true needs method.pack=1")
+        self.current_step = 0
+
+    def train_step(self, step: int) -> None:
+        self.current_step = step
+        super().train_step(step)
+
+    # --------------------------------------------------------------------- DRS
+    def drs_discriminator(self) -> tuple[torch.nn.Module, Any] | None:
+        """(discriminator, loss whose ``ldr`` reads its output) used by DRS; None = no DRS."""
+        return self.D, self.loss
+
+    @torch.no_grad()
+    def generate(self, n: int, generator: torch.Generator | None = None, chunk: int = 10000) -> torch.Tensor:
+        chosen = self.drs_discriminator() if self.drs.enabled else None
+        if chosen is None:
+            return super().generate(n, generator, chunk)
+        net, loss = chosen
+
+        def draw(m: int) -> torch.Tensor:
+            return self.sample_from(self.G, m, generator, chunk)
+
+        def ldr(x: torch.Tensor) -> torch.Tensor:
+            return loss.ldr(net(x)[0])
+
+        with eval_mode(net):
+            return self.drs.sample(draw, ldr, n, generator)
+
+    def diagnostics(self) -> list[dict] | None:
+        if self.drs.enabled and self.drs.last_acceptance is not None:
+            return [{"drs_acceptance": a} for a in self.drs.last_acceptance]
+        return None

@@ -31,8 +31,8 @@ class ImportanceWeighted(GANMethod):
 
     requires = frozenset({"importance_weights"})
 
-    def check(self, ctx) -> None:
-        super().check(ctx)
+    def check(self, trainer) -> None:
+        super().check(trainer)
         if self.pack != 1:
             raise ConfigError(f"{type(self).__name__} weights each real sample by 1/M, which needs method.pack=1 "
                               f"(got pack={self.pack}); a pack mixes samples of different weights")

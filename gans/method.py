@@ -15,12 +15,13 @@ Two update schemes (``trainer.update_scheme``):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 
-from datasets.base import DataBundle
 from core.errors import ConfigError, require
+from core.tensors import eval_mode
+from datasets.base import DataBundle
 from gans.base import GANSpec, pack_samples
 from gans.layers import seeded_generators
 from gans.losses import AdversarialLoss, gradient_penalty
@@ -44,6 +45,10 @@ class RunContext:
     generator: torch.Generator  # all training randomness: batches, noise
     update_scheme: str = "simultaneous"
     n_dis: int = 1
+    # high-quality samples per mode of one replica's samples (N, d) within ``std_threshold`` standard deviations
+    # of their nearest mode: ``count_modes(fake, std_threshold) -> list[int]``. The engine fills it from the
+    # mode-coverage metric for mixture data (None otherwise), so that methods count modes without importing metrics.
+    count_modes: Callable[[torch.Tensor, float], list[int]] | None = None
 
     @property
     def replicas(self) -> int:
@@ -96,17 +101,18 @@ class GANMethod:
         return steps
 
     # ----------------------------------------------------------------- set-up
-    def check(self, ctx) -> None:
-        """Refuse impossible combinations before anything is allocated (cheap checks only).
+    def check(self, trainer) -> None:
+        """Refuse impossible combinations with the trainer settings before anything is allocated (cheap checks).
 
-        ``ctx`` is the trainer settings (update_scheme, n_dis, batch_size, replicas, steps)."""
-        require(ctx.update_scheme in self.update_schemes,
+        ``trainer`` is the ``trainer`` config group as the engine instantiates it (``engine.trainer.TrainerSettings``:
+        update_scheme, n_dis, batch_size, replicas, steps), not the :class:`RunContext` that ``setup`` receives."""
+        require(trainer.update_scheme in self.update_schemes,
                 f"method '{type(self).__name__}' supports trainer.update_scheme in {list(self.update_schemes)}, "
-                f"got '{ctx.update_scheme}'")
-        require(ctx.batch_size % self.pack == 0,
-                f"trainer.batch_size={ctx.batch_size} must be divisible by the packing degree {self.pack}")
-        if ctx.update_scheme == "simultaneous" and ctx.n_dis != 1:
-            raise ConfigError(f"trainer.n_dis={ctx.n_dis} needs trainer.update_scheme=alternating "
+                f"got '{trainer.update_scheme}'")
+        require(trainer.batch_size % self.pack == 0,
+                f"trainer.batch_size={trainer.batch_size} must be divisible by the packing degree {self.pack}")
+        if trainer.update_scheme == "simultaneous" and trainer.n_dis != 1:
+            raise ConfigError(f"trainer.n_dis={trainer.n_dis} needs trainer.update_scheme=alternating "
                               "(the simultaneous update does one D and one G step per iteration)")
 
     def setup(self, ctx: RunContext) -> None:
@@ -270,11 +276,15 @@ class GANMethod:
         """n samples per replica from the trained model: (S, n, *shape), generator in eval mode.
 
         Evaluation passes its own random generator so that it never shifts the training stream."""
-        was_training = self.G.training
-        self.G.eval()
-        parts = [self.G(self.noise(min(chunk, n - start), generator)) for start in range(0, n, chunk)]
-        self.G.train(was_training)
-        return torch.cat(parts, dim=1)
+        return self.sample_from(self.G, n, generator, chunk)
+
+    @torch.no_grad()
+    def sample_from(self, G: torch.nn.Module, n: int, generator: torch.Generator | None = None,
+                    chunk: int = 10000) -> torch.Tensor:
+        """n samples per replica of the generator network ``G`` in eval mode, its noise drawn from ``generator``
+        (None: the training stream) in chunks of ``chunk``: (S, n, *shape)."""
+        with eval_mode(G):
+            return torch.cat([G(self.noise(min(chunk, n - start), generator)) for start in range(0, n, chunk)], dim=1)
 
     # ---------------------------------------------------------- persistence
     def state_dict(self) -> dict:

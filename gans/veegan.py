@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 
 from core.errors import require
-from gans.base import make_adam
+from gans.optim import make_adam
 from gans.layers import ReplicatedMLP, seeded_generators
 from gans.losses import NonSaturating
 from gans.method import GANMethod

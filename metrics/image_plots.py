@@ -1,6 +1,6 @@
 """Figures for image runs: a grid of generated samples next to real ones, and generated images per class.
 
-``run.py`` calls :func:`image_figures` for the first ``plots.replicas`` replicas of an image run; every
+``engine.figures`` calls :func:`image_figures` for the first ``plots.replicas`` replicas of an image run; every
 function returns the paths it wrote, which the logger uploads.
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from metrics.plots import _save  # noqa: E402
+from core.figures import save_figure  # noqa: E402
 
 GRID_SIDE = 10  # 10 x 10 samples per grid
 
@@ -54,7 +54,7 @@ def sample_grid(path: Path, fake: torch.Tensor, title: str, real: torch.Tensor |
         ax.set_title(name, fontsize=9)
         ax.axis("off")
     fig.suptitle(title, fontsize=9)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def class_histogram(path: Path, data, counts: list[int], title: str, other: int = 0) -> Path:
@@ -81,7 +81,7 @@ def class_histogram(path: Path, data, counts: list[int], title: str, other: int 
     note = f"; {int(other)} of {int(total)} images in no class" if other else ""
     ax.set_title(title + note, fontsize=9)
     ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def image_figures(folder: Path, data, fake: torch.Tensor, metrics: dict[str, Any], title: str,

@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from core.figures import save_figure  # noqa: E402
 from datasets.base import DataBundle  # noqa: E402
 
 SCATTER_POINTS = 2500  # as the paper's Fig. 3
@@ -43,7 +44,7 @@ def scatter_samples(path: Path, data: DataBundle, fake: torch.Tensor, title: str
         ax.set_aspect("equal")
     ax.legend(loc="upper right", fontsize=7, markerscale=4)
     ax.set_title(title, fontsize=9)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def mode_bars(path: Path, data: DataBundle, generated_counts: list[int], title: str) -> Path:
@@ -60,7 +61,7 @@ def mode_bars(path: Path, data: DataBundle, generated_counts: list[int], title: 
     for ax in axes:
         ax.set_xlabel("mode")
     fig.suptitle(title, fontsize=9)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def sampling_weights(path: Path, data: DataBundle, probabilities: torch.Tensor, title: str) -> Path | None:
@@ -81,13 +82,5 @@ def sampling_weights(path: Path, data: DataBundle, probabilities: torch.Tensor, 
         plt.close(fig)
         return None
     ax.set_title(title, fontsize=9)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
-
-def _save(fig, path: Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path

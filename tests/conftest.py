@@ -43,7 +43,7 @@ QUICK = ["trainer=quick", "logger=none", "plots.enabled=false", "trainer.progres
 
 def build_method(overrides: list[str], replicas: int = 2):
     """A method set up on CPU from QUICK + overrides, as run.py builds it: (method, data)."""
-    import run
+    from engine import build as run
 
     cfg, _ = compose_run(QUICK + overrides)
     return run.build_method(cfg, replicas)

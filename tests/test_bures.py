@@ -4,8 +4,8 @@ import pytest
 import scipy.linalg
 import torch
 
-import run
 from conftest import QUICK, compose_run
+from engine.build import build_components
 from gans.bures import (BuresRegularizer, bures_squared, bures_squared_from_rows, covariance, normalise_features,
                         sqrtm_newton_schulz)
 from gans.method import Batch, RunContext
@@ -100,7 +100,7 @@ def test_gradient_matches_finite_differences():
 
 def _bures_method(extra=()):
     cfg, _ = compose_run(QUICK + ["method=bures", *extra])
-    parts = run.build_components(cfg)
+    parts = build_components(cfg)
     data = parts.dataset.load("cpu")
     ctx = RunContext(data=data, gan=parts.gan, loss=parts.loss, sampler=parts.sampler, seeds=[0, 1], batch_size=64,
                      steps=10, device=torch.device("cpu"), generator=torch.Generator().manual_seed(0))

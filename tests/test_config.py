@@ -6,7 +6,7 @@ import time
 import pytest
 from hydra.utils import instantiate
 
-import run
+from engine import build as run
 from conftest import QUICK, ROOT, compose, compose_run
 from core.errors import ConfigError
 

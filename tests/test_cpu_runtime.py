@@ -1,4 +1,5 @@
-"""core.cpu_runtime: the heap setting removes the page faults of re-allocated large buffers; flush-to-zero."""
+"""core.cpu_runtime: the heap setting removes the page faults of re-allocated large buffers; flush-to-zero, also in
+torch's worker threads when run.py's main sets it."""
 import functools
 import json
 import platform
@@ -84,8 +85,42 @@ def test_configure_cpu_runtime_flushes_denormals():
 
     from core.cpu_runtime import configure_cpu_runtime
 
-    torch.set_flush_denormal(False)  # undo what importing run.py (other tests) already set
+    torch.set_flush_denormal(False)  # undo what another test of this process may have set
     tiny = torch.tensor([1e-39], dtype=torch.float32)  # a float32 denormal (created with flushing off)
     assert (tiny * 1.0).item() != 0.0
     configure_cpu_runtime()
     assert (tiny * 1.0).item() == 0.0
+
+
+# run.py's process up to main's first line, then a parallel product of float32 denormals (made by numpy, so that no
+# torch operation runs before the settings). Prints how many products are not flushed to zero, counted on their bits.
+_FTZ_CHILD = textwrap.dedent("""
+    import sys
+    sys.path.insert(0, {root!r})
+    import numpy as np
+    import torch
+    torch.set_num_threads(2)
+    if {pool_first}:
+        (torch.ones(1 << 22) * 2.0).sum()  # a parallel operation starts torch's intra-op pool
+    import run  # everything run.py imports before main() runs
+    from core.cpu_runtime import configure_cpu_runtime
+    tiny = torch.from_numpy(np.full(1 << 22, 1e-39, dtype=np.float32))
+    configure_cpu_runtime()  # main's first statement
+    print(np.count_nonzero((tiny * 1.0).numpy().view(np.int32)))  # 4M products: chunks on the workers too
+""")
+needs_x86 = pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"), reason="torch's flush-to-zero on x86")
+
+
+def _unflushed_products(pool_first: bool) -> int:
+    out = subprocess.run([sys.executable, "-c", _FTZ_CHILD.format(root=str(ROOT), pool_first=pool_first)],
+                         capture_output=True, text=True, check=True, cwd=ROOT).stdout
+    return int(out.strip().splitlines()[-1])
+
+
+@needs_x86
+def test_run_main_sets_flush_to_zero_before_torch_starts_its_worker_threads():
+    """Importing run.py (torch, hydra, the engine, every metric and method) starts no torch worker thread, so
+    main's configure_cpu_runtime() reaches the whole pool; a pool started earlier keeps denormals in its workers
+    (flush-to-zero is per thread, and workers copy it from the main thread when they are created)."""
+    assert _unflushed_products(pool_first=False) == 0
+    assert _unflushed_products(pool_first=True) > 0

@@ -2,9 +2,10 @@
 import pytest
 import torch
 
-import run
 from conftest import QUICK, compose_run
 from core.errors import ConfigError
+from engine.build import build_components
+from engine.run import execute
 from gans.dcgan import DCGAN28, DCGAN32
 from gans.layers import seeded_generators
 from data_helpers import TINY_EVALUATOR, shared_root
@@ -73,11 +74,11 @@ def test_data_checks_and_one_replica():
         DCGAN32().check_data("image", (2, 32, 32))
     cfg, _ = compose_run(["gan=dcgan", "dataset=mnist012_unbalanced", f"data.root={shared_root()}", "dataset.size=32"])
     with pytest.raises(ConfigError, match="dataset.size=28"):
-        run.build_components(cfg)
+        build_components(cfg)
     cfg, _ = compose_run(["gan=dcgan", "dataset=mnist", f"data.root={shared_root()}", "trainer.replicas=2",
                           "method=vanilla"])
     with pytest.raises(ConfigError, match="one replica per process"):
-        run.build_components(cfg)
+        build_components(cfg)
 
 
 def test_optimiser_settings_from_the_papers():
@@ -101,7 +102,7 @@ IMAGE_QUICK = QUICK + ["trainer.steps=4", "trainer.batch_size=16", "metrics=mnis
 ])
 def test_image_gans_train_a_few_steps_through_run(tmp_path, overrides):
     cfg, choices = compose_run(IMAGE_QUICK + [f"data.root={shared_root()}", *overrides])
-    records = run.execute(cfg, choices, tmp_path / "run")
+    records = execute(cfg, choices, tmp_path / "run")
     (record,) = records
     assert record["status"] == "completed" and record["timing"]["steps"] == 4
     metrics = record["metrics"]
@@ -115,7 +116,7 @@ def test_rls_discr_samples_from_sketched_discriminator_features():
     cfg, _ = compose_run(QUICK + ["gan=dcgan", "dataset=mnist012_unbalanced", f"data.root={shared_root()}",
                                   "metrics=mnist_classes", "method=rls_discr", "sampler.sketch_dim=25",
                                   "sampler.gamma=1e-4"])
-    parts = run.build_components(cfg)
+    parts = build_components(cfg)
     data = parts.dataset.load("cpu")
     ctx = RunContext(data=data, gan=parts.gan, loss=parts.loss, sampler=parts.sampler, seeds=[0], batch_size=16,
                      steps=1, device=torch.device("cpu"), generator=torch.Generator().manual_seed(0))

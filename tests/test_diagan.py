@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-import run
 from conftest import QUICK, build_method, compose_run
+from engine.build import build_components
+from engine.run import execute
 from gans.diagan import (DiaGAN, LDRStore, discrepancy_score, group_means, ldr_statistics,
                          score_probabilities)
 from gans.method import Batch
@@ -114,7 +115,7 @@ def test_check_refuses_a_window_without_two_snapshots():
 
     cfg, _ = compose_run(QUICK + ["method=diagan", "trainer.steps=150"])  # p1 = 120: one snapshot (100)
     with pytest.raises(ConfigError, match="record_every"):
-        run.build_components(cfg)
+        build_components(cfg)
 
 
 def test_auxiliary_discriminator_starts_from_the_phase1_discriminator():
@@ -132,7 +133,7 @@ def test_auxiliary_discriminator_starts_from_the_phase1_discriminator():
 
 def _execute(tmp_path, overrides, name="run"):
     cfg, choices = compose_run(QUICK + overrides)
-    return run.execute(cfg, choices, tmp_path / name)
+    return execute(cfg, choices, tmp_path / name)
 
 
 @pytest.mark.parametrize("interrupt_at", [150, 260])  # before and after the phase boundary (240)

@@ -7,9 +7,10 @@ import torch
 from scipy.optimize import linear_sum_assignment
 from scipy.stats import gaussian_kde
 
-import run
 from conftest import QUICK, compose_run
-from gans.diw import GaussianKDE, kde_factor, normalized_weights, optimal_pairing
+from engine.build import build_components
+from gans.diw import normalized_weights, optimal_pairing
+from gans.kde import GaussianKDE, kde_factor
 from gans.method import RunContext
 
 
@@ -82,7 +83,7 @@ def test_pairing_of_euclidean_codes_matches_scipy_on_a_batch():
 def _method(overrides, replicas=2):
     cfg, _ = compose_run(QUICK + ["method=diwgan", "method.ae_steps=300", "method.progress=false", "dataset.n=2000",
                               *overrides])
-    parts = run.build_components(cfg)
+    parts = build_components(cfg)
     data = parts.dataset.load("cpu")
     ctx = RunContext(data=data, gan=parts.gan, loss=parts.loss, sampler=parts.sampler, seeds=list(range(replicas)),
                      batch_size=cfg.trainer.batch_size, steps=cfg.trainer.steps, device=torch.device("cpu"),

@@ -222,7 +222,7 @@ def test_every_evaluator_config_composes_into_a_dataset():
 
 
 def test_image_experiments_compose_and_build_with_the_minimal_metrics():
-    import run
+    from engine import build as run
 
     for name in ("rls_mnist012", "rls_mnist", "rls_mnist012_cpu"):
         cfg, choices = compose_run([f"experiment={name}", "metrics=mnist_classes", f"data.root={shared_root()}"])

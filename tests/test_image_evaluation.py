@@ -7,7 +7,7 @@ import torch
 from image_helpers import TinyEvaluator, image_bundle
 from omegaconf import OmegaConf
 
-import run
+from engine import figures, run
 from conftest import compose_run
 from core.errors import ConfigError
 from engine.evaluation import Evaluator
@@ -110,12 +110,12 @@ def test_image_runs_save_sample_grids_and_class_histograms(tmp_path):
     data = image_bundle(n=150, counts=[100, 40, 10], evaluator=TinyEvaluator())
     fake = torch.rand(2, 120, 1, 8, 8) * 2 - 1
     results = [{"class_counts": [60, 40, 15], "other_count": 5}, {"fid": 1.0}]
-    images = run._plots(cfg, tmp_path, data, None, fake, results, [3, 4])
+    images = figures.run_figures(cfg, tmp_path, data, None, fake, results, [3, 4])
     assert set(images) == {"samples/seed3", "classes/seed3", "samples/seed4"}
     for path in images.values():
         assert path.is_file() and path.stat().st_size > 1000
-    assert run._plots(OmegaConf.create({"plots": {"enabled": False, "replicas": 1}, "experiment_name": "t"}),
-                      tmp_path, data, None, fake, results, [3, 4]) == {}
+    assert figures.run_figures(OmegaConf.create({"plots": {"enabled": False, "replicas": 1}, "experiment_name": "t"}),
+                               tmp_path, data, None, fake, results, [3, 4]) == {}
 
 
 def test_rgb_and_uint8_grids():

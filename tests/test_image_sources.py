@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-import run
+from engine import run
 from conftest import QUICK, compose_run
 from datasets import sources
 from core.errors import ConfigError, DataError

@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-import run
 from conftest import QUICK, compose_run
+from engine.build import build_components
+from engine.run import execute
 
 CASES = {
     "drs": ["method=drs"],
@@ -28,7 +29,7 @@ CASES = {
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_method_runs_with_two_replicas(tmp_path, name):
     cfg, choices = compose_run(QUICK + CASES[name] + ["trainer.replicas=2", "seed=3"])
-    records = run.execute(cfg, choices, tmp_path / name)
+    records = execute(cfg, choices, tmp_path / name)
     assert [r["seed"] for r in records] == [3, 4]
     assert all(r["status"] == "completed" for r in records)
     for r in records:
@@ -39,7 +40,7 @@ def test_method_runs_with_two_replicas(tmp_path, name):
 
 def test_dia_hingegan_records_the_raw_hinge_output(tmp_path):
     cfg, choices = compose_run(QUICK + ["method=diagan", "loss=hinge", "method.phase1_fraction=1.0"])
-    records = run.execute(cfg, choices, tmp_path / "hinge")
+    records = execute(cfg, choices, tmp_path / "hinge")
     assert records[0]["diagnostics"]["phase2_step"] is None  # phase 1 only
     assert "drs_acceptance" not in records[0]["diagnostics"]  # no auxiliary D without phase 2: no DRS
 
@@ -51,7 +52,7 @@ def test_minority_samples_have_higher_ldrv_on_average_over_seeds(tmp_path):
         "dataset=gaussian_minority", "method=diagan", "method.phase1_fraction=1.0", "method.record_every=15",
         "trainer.steps=1500", "trainer.replicas=4", "seed=0", "metrics.modes=null", "metrics.jsd=null",
         "metrics.key_metric=null"])
-    records = run.execute(cfg, choices, tmp_path / "minority")
+    records = execute(cfg, choices, tmp_path / "minority")
     ldrv = np.array([r["diagnostics"]["ldrv_per_mode"] for r in records])  # (seeds, [major, minor])
     log_ratio = np.log(ldrv[:, 1] / ldrv[:, 0])
     assert log_ratio.mean() > np.log(1.3)
@@ -70,4 +71,4 @@ def test_bad_method_configs_raise_our_config_error_before_training(overrides, wo
 
     cfg, _ = compose_run(QUICK + overrides)
     with pytest.raises(ConfigError, match=words):
-        run.build_components(cfg)
+        build_components(cfg)

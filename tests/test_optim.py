@@ -4,7 +4,7 @@ import copy
 
 import torch
 
-from gans.base import LeanFusedAdam
+from gans.optim import LeanFusedAdam
 
 
 def _train(make, steps=30, reload_at=None):

@@ -3,7 +3,7 @@ import pytest
 import torch
 from hydra.utils import instantiate
 
-import run
+from engine import run
 from conftest import QUICK, compose_run
 from data_helpers import TINY_EVALUATOR, shared_root
 from samplers import rls_class

@@ -4,14 +4,15 @@ import json
 import pytest
 import torch
 
-import run
 from conftest import QUICK, compose_run, interrupt_after
+from engine.build import build_components
+from engine.run import execute
 from gans.method import GANMethod, RunContext
 
 
 def _execute(tmp_path, overrides, name="run"):
     cfg, choices = compose_run(QUICK + overrides)
-    return run.execute(cfg, choices, tmp_path / name)
+    return execute(cfg, choices, tmp_path / name)
 
 
 def test_same_seed_same_numbers(tmp_path):
@@ -55,7 +56,7 @@ def test_interrupted_run_resumes_to_the_same_result(tmp_path, monkeypatch):
 
 
 def _method(cfg, seeds, data):
-    parts = run.build_components(cfg)
+    parts = build_components(cfg)
     ctx = RunContext(data=data, gan=parts.gan, loss=parts.loss, sampler=parts.sampler, seeds=seeds,
                      batch_size=16, steps=1, device=torch.device("cpu"), generator=torch.Generator().manual_seed(0))
     parts.method.setup(ctx)
@@ -65,7 +66,7 @@ def _method(cfg, seeds, data):
 @pytest.mark.parametrize("method_name, update", [("vanilla", "simultaneous"), ("vanilla", "alternating")])
 def test_a_replica_steps_exactly_like_a_lone_run_given_the_same_batch(method_name, update):
     cfg, _ = compose_run(QUICK + [f"method={method_name}", f"trainer.update_scheme={update}"])
-    data = run.build_components(cfg).dataset.load("cpu")
+    data = build_components(cfg).dataset.load("cpu")
     pair = _method(cfg, [5, 6], data)
     lone = [_method(cfg, [5], data), _method(cfg, [6], data)]
     gen = torch.Generator().manual_seed(1)

@@ -18,7 +18,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from metrics.plots import _save  # noqa: E402
+from core.figures import save_figure  # noqa: E402
 
 
 def ldrm_over_training(path: Path, steps: list[int], per_mode: np.ndarray, phase2_step: int | None,
@@ -37,7 +37,7 @@ def ldrm_over_training(path: Path, steps: list[int], per_mode: np.ndarray, phase
     ax.set_xlabel("training step")
     ax.set_ylabel("mode")
     ax.set_title(f"{title}\nLDRM per mode over training (window of the last snapshots)", fontsize=9)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def ldrm_box(path: Path, ldrm: np.ndarray, labels: np.ndarray, groups: int, hq_counts: list[int] | None,
@@ -55,7 +55,7 @@ def ldrm_box(path: Path, ldrm: np.ndarray, labels: np.ndarray, groups: int, hq_c
         twin.set_ylabel(counts_label, color="tab:blue")
     ax.set_xlim(-0.7, groups - 0.3)
     ax.set_title(f"{title}\nLDRM per mode vs high-quality generated samples", fontsize=9)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def score_plane(path: Path, x: np.ndarray, ldrm: np.ndarray, ldrv: np.ndarray, score: np.ndarray,
@@ -70,10 +70,12 @@ def score_plane(path: Path, x: np.ndarray, ldrm: np.ndarray, ldrv: np.ndarray, s
         ax.set_title(name, fontsize=9)
         ax.set_aspect("equal")
     fig.suptitle(title, fontsize=9)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def diagan_figures(method, folder: Path, data, results: list[dict], seeds: list[int], title: str) -> dict[str, Path]:
+    """The figures above for the first ``len(seeds)`` replicas of a trained ``DiaGAN`` (those its recorded
+    history and boundary scores allow): {logger key: path}."""
     images: dict[str, Path] = {}
     folder = Path(folder)
     labels = data.labels.detach().cpu().numpy()

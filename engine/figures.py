@@ -1,0 +1,34 @@
+"""The figures of a finished run, written under ``<run dir>/plots`` for the first ``plots.replicas`` replicas."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from metrics import image_plots, plots
+
+
+def run_figures(cfg, run_dir: Path, data, method, fake, results, seeds) -> dict[str, Path]:
+    """Toy runs: samples over data, samples per mode, sampling weights and the method's own figures; image runs:
+    sample grids and class histograms. Returns {logger key: path} ({} with ``plots.enabled=false``)."""
+    if not cfg.plots.enabled or data.kind not in ("toy", "image"):
+        return {}
+    folder = Path(run_dir) / "plots"
+    shown = seeds[:min(int(cfg.plots.replicas), len(seeds))]
+    images: dict[str, Path] = {}
+    if data.kind == "image":
+        for r, seed in enumerate(shown):
+            title = f"{cfg.experiment_name} | {data.name} | seed {seed}"
+            images.update(image_plots.image_figures(folder, data, fake[r], results[r], title, f"seed{seed}"))
+        return images
+    probabilities = method.sampler.probabilities(method)
+    for r, seed in enumerate(shown):
+        title = f"{cfg.experiment_name} | {data.name} | seed {seed}"
+        images[f"samples/seed{seed}"] = plots.scatter_samples(folder / f"samples_seed{seed}.png", data, fake[r], title)
+        if "mode_counts" in results[r]:
+            images[f"modes/seed{seed}"] = plots.mode_bars(folder / f"modes_seed{seed}.png", data,
+                                                          results[r]["mode_counts"], title)
+        if probabilities is not None:
+            path = plots.sampling_weights(folder / f"weights_seed{seed}.png", data, probabilities[r], title)
+            if path is not None:
+                images[f"weights/seed{seed}"] = path
+    images.update(method.plots(folder, data, results, shown, f"{cfg.experiment_name} | {data.name}"))
+    return images
