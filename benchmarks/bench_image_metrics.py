@@ -26,10 +26,12 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the test helpers (random Inception weights)
 
-from datasets.base import DataBundle  # noqa: E402
-from metrics import feature_spaces, reference  # noqa: E402
+from datasets.base import DataBundle, ImageInfo  # noqa: E402
 from metrics.class_counts import ClassCounts  # noqa: E402
+from metrics.feature_spaces import InceptionSpace  # noqa: E402
+from metrics.features import FeatureCache, FeatureExtractor  # noqa: E402
 from metrics.clustering import Clustering  # noqa: E402
 from metrics.fid import FID, frechet_distance, gaussian_statistics  # noqa: E402
 from metrics.inception_score import InceptionScore  # noqa: E402
@@ -37,6 +39,7 @@ from metrics.kid import KID  # noqa: E402
 from metrics.partial_recall import PartialRecall  # noqa: E402
 from metrics.precision_recall import PrecisionRecall, prdc  # noqa: E402
 from metrics.reconstruction import ReconstructionError  # noqa: E402
+from image_helpers import Given, write_random_inception_weights  # noqa: E402
 
 
 class MnistCNN(nn.Module):
@@ -117,8 +120,11 @@ def main() -> None:
     print(f"evaluator: RLS Table 8 CNN, 1 epoch on 4.5k digits in {time.perf_counter() - t0:.1f} s, "
           f"held-out accuracy {cnn.accuracy:.3f}")
     counts = torch.bincount(y, minlength=10).float()
+    info = ImageInfo(base="mnist", source="mnist5k", split="all", root="", download=False, data_seed=0,
+                     fingerprint="bench-mnist5k", class_names=[str(d) for d in range(10)], class_counts=counts.long(),
+                     source_labels=y, indices=torch.arange(y.numel()), evaluator_spec=Given(cnn))
     data = DataBundle(name="mnist5k", kind="image", x=x, labels=y, num_modes=10, observed_weights=counts / counts.sum(),
-                      target_weights=torch.full((10,), 0.1), minority=(2,), extra={"evaluator": cnn})
+                      target_weights=torch.full((10,), 0.1), minority=(2,), images=info)
     g = torch.Generator().manual_seed(1)
     src = x[torch.randint(0, x.shape[0], (args.n,), generator=g)].float() / 127.5 - 1
     shift = torch.randint(-2, 3, (2,), generator=g).tolist()
@@ -129,15 +135,16 @@ def main() -> None:
     subsets = 10 if args.quick else 100
     n_init = 2 if args.quick else 10
     with tempfile.TemporaryDirectory() as tmp:
-        timed("class_counts (incl. classifying the fakes)", lambda: ClassCounts()(fake, data), rows)
-        timed("fcd (reference 5k real, first: + features)", lambda: FID(reference="balanced", cache_dir=tmp)(fake, data), rows)
-        reference.clear_real_cache()
-        timed("fcd again (reference statistics on disk)", lambda: FID(reference="balanced", cache_dir=tmp)(fake, data), rows)
-        timed(f"kcd ({subsets} subsets x 1000)", lambda: KID(subsets=subsets, cache_dir=tmp)(fake, data), rows)
-        timed("classifier_score (IS analogue)", lambda: InceptionScore()(fake, data), rows)
-        timed("precision/recall/density/coverage k=3", lambda: PrecisionRecall(reference_size=None, cache_dir=tmp)(fake, data), rows)
-        timed("partial_recall minority/majority", lambda: PartialRecall(cache_dir=tmp)(fake, data), rows)
-        timed(f"clustering (KMeans k=10, {n_init} inits)", lambda: Clustering(n_init=n_init)(fake, data), rows)
+        cache = FeatureCache(FeatureExtractor(cache_dir=tmp))  # one evaluation: the metrics share its features
+        timed("class_counts (incl. classifying the fakes)", lambda: ClassCounts()(fake, data, cache), rows)
+        timed("fcd (reference 5k real, first: + features)", lambda: FID(reference="balanced")(fake, data, cache), rows)
+        timed("fcd again in a new run (statistics on disk)",
+              lambda: FID(reference="balanced")(fake, data, FeatureCache(FeatureExtractor(cache_dir=tmp))), rows)
+        timed(f"kcd ({subsets} subsets x 1000)", lambda: KID(subsets=subsets)(fake, data, cache), rows)
+        timed("classifier_score (IS analogue)", lambda: InceptionScore()(fake, data, cache), rows)
+        timed("precision/recall/density/coverage k=3", lambda: PrecisionRecall(reference_size=None)(fake, data, cache), rows)
+        timed("partial_recall minority/majority", lambda: PartialRecall()(fake, data, cache), rows)
+        timed(f"clustering (KMeans k=10, {n_init} inits)", lambda: Clustering(n_init=n_init)(fake, data, cache), rows)
         re_metric = ReconstructionError(n_train=min(2000, args.n), epochs=2, max_real=None)
         timed("reconstruction RE (CPU profile 2k x 2 ep)", lambda: re_metric(fake[: re_metric.n_train], data), rows)
     total = sum(dt for _, dt in rows if "again" not in _)
@@ -150,8 +157,8 @@ def main() -> None:
     if args.inception:
         print("\nInception-v3 (torch-fidelity, random weights; same cost as the real ones)")
         with tempfile.TemporaryDirectory() as tmp:
-            path = feature_spaces.write_random_inception_weights(Path(tmp) / "inception.pth")
-            space = feature_spaces.InceptionSpace(path, batch_size=50)
+            path = write_random_inception_weights(Path(tmp) / "inception.pth")
+            space = InceptionSpace(path, batch_size=50)
             space.compute(fake[:2], ["features"])  # build the network
             t0 = time.perf_counter()
             space.compute(fake[:100], ["features"])

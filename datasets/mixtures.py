@@ -1,8 +1,8 @@
-"""Synthetic Gaussian mixtures: one config-driven spec plus layout builders for the papers' toy sets.
+"""Synthetic Gaussian mixtures: the one config-driven spec (the papers' toy layouts build it: :mod:`datasets.layouts`).
 
 :class:`GaussianMixture` is the single, general spec: explicit mode centres, an isotropic std (one value or one
 per mode) or full covariances, which modes are minority and by what factor, the number of samples ``n`` and a
-``data_seed``. The layout builders (:func:`ring`, :func:`grid`, :func:`grid_random`, :func:`mog1d`) only compute
+``data_seed``. The layout builders (:mod:`datasets.layouts`: ring, grid, grid_random, mog1d) only compute
 centres/covariances from a few readable fields and return a :class:`GaussianMixture`; each ``conf/dataset/*.yaml``
 names one of them as ``_target_``. A new variant is therefore a yaml file or a command-line override, not code::
 
@@ -28,7 +28,6 @@ modes) on the stored float32 samples; for a balanced mixture they are exactly 1.
 """
 from __future__ import annotations
 
-import itertools
 import math
 import warnings
 from collections.abc import Sequence
@@ -37,49 +36,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from datasets.base import DataBundle, DatasetSpec
 from core.errors import ConfigError, require
+from datasets.base import DataBundle, DatasetSpec
+from datasets.fields import is_int, is_real, plain, require_int, require_positive
 
-__all__ = ["GaussianMixture", "ring", "grid", "grid_random", "mog1d", "mixture_log_density", "apportion"]
+__all__ = ["GaussianMixture", "mixture_log_density", "apportion"]
 
 
 # --------------------------------------------------------------------------------------------------------------
 # helpers
-
-
-def _plain(value: Any) -> Any:
-    """Turn OmegaConf containers (ListConfig) and tuples into plain nested lists; leave scalars alone."""
-    if isinstance(value, (str, bytes)):
-        return value
-    if isinstance(value, torch.Tensor):
-        return value.detach().cpu().tolist()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, Sequence):  # list, tuple, omegaconf ListConfig
-        return [_plain(v) for v in value]
-    return value
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-
-
-def _is_real(value: Any) -> bool:
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-
-
-def _require_int(field: str, value: Any, low: int, high: int | None = None) -> int:
-    rng = f"[{low}, {high}]" if high is not None else f"integers >= {low}"
-    require(_is_int(value), f"dataset.{field} must be an integer, got {value!r} (valid: {rng})")
-    ok = value >= low and (high is None or value <= high)
-    require(ok, f"dataset.{field} must be in {rng}, got {value}")
-    return int(value)
-
-
-def _require_positive(field: str, value: Any) -> float:
-    require(_is_real(value) and math.isfinite(float(value)) and float(value) > 0,
-            f"dataset.{field} must be a finite number > 0, got {value!r} (valid range: (0, inf))")
-    return float(value)
 
 
 def apportion(weights: Sequence[float], n: int) -> list[int]:
@@ -163,12 +128,12 @@ class GaussianMixture(DatasetSpec):
     ) -> None:
         require(isinstance(name, str) and name != "", f"dataset.name must be a non-empty string, got {name!r}")
         self.name = name
-        self.n = _require_int("n", n, 1)
-        self.data_seed = _require_int("data_seed", data_seed, 0, 2**63 - 1)
+        self.n = require_int("n", n, 1)
+        self.data_seed = require_int("data_seed", data_seed, 0, 2**63 - 1)
 
         # -- centres
         try:
-            c = np.asarray(_plain(centers), dtype=np.float64)
+            c = np.asarray(plain(centers), dtype=np.float64)
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"dataset.centers must be a (K, d) list of numbers, got {centers!r}") from exc
         require(c.ndim == 2 and c.shape[0] >= 1 and c.shape[1] >= 1,
@@ -183,19 +148,19 @@ class GaussianMixture(DatasetSpec):
                 "give exactly one of dataset.std (isotropic) and dataset.covariances (full), "
                 f"got std={std!r} and covariances={'given' if covariances is not None else None}")
         if std is not None:
-            s = _plain(std)
-            if _is_real(s):
-                stds = [_require_positive("std", s)] * k
+            s = plain(std)
+            if is_real(s):
+                stds = [require_positive("std", s)] * k
             else:
                 require(isinstance(s, list) and len(s) == k,
                         f"dataset.std must be one number or a list of {k} numbers (one per mode), got {std!r}")
-                stds = [_require_positive(f"std[{i}]", v) for i, v in enumerate(s)]
+                stds = [require_positive(f"std[{i}]", v) for i, v in enumerate(s)]
             stds_arr = np.asarray(stds, dtype=np.float64)
             cov = stds_arr[:, None, None] ** 2 * np.eye(d)[None]
             self.isotropic = True
         else:
             try:
-                cov = np.asarray(_plain(covariances), dtype=np.float64)
+                cov = np.asarray(plain(covariances), dtype=np.float64)
             except (TypeError, ValueError) as exc:
                 raise ConfigError(f"dataset.covariances must be a (K, d, d) nested list, got {covariances!r}") from exc
             require(cov.shape == (k, d, d), f"dataset.covariances must have shape ({k}, {d}, {d}), got {cov.shape}")
@@ -214,14 +179,14 @@ class GaussianMixture(DatasetSpec):
         self.std = stds_arr  # per-mode std (largest principal std for anisotropic modes)
 
         # -- minority modes and weights
-        mino = _plain(minority) if minority is not None else []
+        mino = plain(minority) if minority is not None else []
         require(isinstance(mino, list), f"dataset.minority must be a list of mode indices, got {minority!r}")
         for i in mino:
-            require(_is_int(i) and 0 <= i < k,
+            require(is_int(i) and 0 <= i < k,
                     f"dataset.minority contains {i!r}; mode indices must be integers in [0, {k - 1}]")
         require(len(set(mino)) == len(mino), f"dataset.minority has repeated indices: {mino}")
         f = minority_factor
-        require(_is_real(f) and 0.0 < float(f) <= 1.0,
+        require(is_real(f) and 0.0 < float(f) <= 1.0,
                 f"dataset.minority_factor must be in (0, 1] (P(minority mode)/P(majority mode)), got {f!r}")
         f = float(f)
         require(not (len(mino) == 0 and f != 1.0),
@@ -237,10 +202,10 @@ class GaussianMixture(DatasetSpec):
         if weights is None:
             base = np.ones(k, dtype=np.float64)
         else:
-            w = _plain(weights)
+            w = plain(weights)
             require(isinstance(w, list) and len(w) == k,
                     f"dataset.weights must be a list of {k} positive numbers (one per mode), got {weights!r}")
-            base = np.asarray([_require_positive(f"weights[{i}]", v) for i, v in enumerate(w)], dtype=np.float64)
+            base = np.asarray([require_positive(f"weights[{i}]", v) for i, v in enumerate(w)], dtype=np.float64)
         factors = np.ones(k, dtype=np.float64)
         factors[list(mino)] = f
         raw = base * factors
@@ -324,164 +289,3 @@ class GaussianMixture(DatasetSpec):
             },
         )
         return bundle.to(device)
-
-
-# --------------------------------------------------------------------------------------------------------------
-# layout builders (the ``_target_`` of conf/dataset/*.yaml)
-
-
-def ring(
-    num_modes: int = 8,
-    radius: float = 2.5,
-    std: float = 0.05,
-    minority: Sequence[int] = (0, 1, 2, 3),
-    minority_factor: float = 0.05,
-    weights: Sequence[float] | None = None,
-    n: int = 10_000,
-    data_seed: int = 0,
-    name: str = "ring",
-) -> GaussianMixture:
-    """``num_modes`` isotropic Gaussians on a circle, mode 0 on top at (0, radius), then **clockwise**.
-
-    Centre i = radius * (sin(2 pi i / K), cos(2 pi i / K)) -- the RLS figure ("first 4 modes, starting on top and
-    going clockwise") and the Bures library; the paper's cos/sin formula would start elsewhere (REFERENCE 1.5, 8.2).
-    """
-    k = _require_int("num_modes", num_modes, 1)
-    r = _require_positive("radius", radius)
-    theta = 2.0 * np.pi * np.arange(k) / k
-    centers = np.stack([r * np.sin(theta), r * np.cos(theta)], axis=1)
-    centers[np.abs(centers) < 1e-12] = 0.0  # exact zeros (e.g. x of mode 0) instead of 1e-16 noise
-    return GaussianMixture(centers.tolist(), std=std, minority=minority, minority_factor=minority_factor,
-                           weights=weights, n=n, data_seed=data_seed, name=name,
-                           layout={"type": "ring", "num_modes": k, "radius": r})
-
-
-def grid(
-    shape: Sequence[int] = (5, 5),
-    spacing: float = 2.0,
-    std: float = 0.05,
-    minority: Sequence[int] = (),
-    minority_factor: float = 1.0,
-    weights: Sequence[float] | None = None,
-    divide_by: float = 1.0,
-    n: int = 10_000,
-    data_seed: int = 0,
-    name: str = "grid",
-) -> GaussianMixture:
-    """Isotropic Gaussians on a centred lattice with ``shape`` modes per axis (any dimension) and ``spacing``.
-
-    Axis a has coordinates (j - (shape[a] - 1) / 2) * spacing, j = 0..shape[a]-1 (shape (5, 5), spacing 2 ->
-    -4, -2, 0, 2, 4). Modes are numbered in ``itertools.product`` order with the **first coordinate (x) varying
-    slowest**, so for the 5x5 grid modes 0-4 have x = -4, modes 5-9 x = -2 (the Bures library's order; the RLS
-    "first 10 modes" = the two leftmost columns).
-
-    ``divide_by`` rescales the whole set by 1/divide_by: centres / c and std / c. Drawing at the original scale and
-    dividing every sample by c (Dia-GAN's 25-Gaussian set, REFERENCE 2.9) gives exactly this distribution, so
-    the stored ``std`` and ``centers`` are those of the divided data (0.05 / 2.828 for ``gaussians25``).
-    """
-    shp = _plain(shape)
-    require(isinstance(shp, list) and len(shp) >= 1,
-            f"dataset.shape must be a list of modes per axis, e.g. [5, 5], got {shape!r}")
-    shp = [_require_int(f"shape[{a}]", s, 1) for a, s in enumerate(shp)]
-    h = _require_positive("spacing", spacing)
-    c = _require_positive("divide_by", divide_by)
-    s = _plain(std)
-    axes = [(np.arange(m) - (m - 1) / 2.0) * h for m in shp]
-    centers = np.asarray(list(itertools.product(*axes)), dtype=np.float64) / c
-    if _is_real(s):
-        std_scaled: Any = _require_positive("std", s) / c
-    elif isinstance(s, list):
-        std_scaled = [_require_positive(f"std[{i}]", v) / c for i, v in enumerate(s)]
-    else:
-        raise ConfigError(f"dataset.std must be a number > 0 or a list of them, got {std!r}")
-    return GaussianMixture(centers.tolist(), std=std_scaled, minority=minority, minority_factor=minority_factor,
-                           weights=weights, n=n, data_seed=data_seed, name=name,
-                           layout={"type": "grid", "shape": shp, "spacing": h, "divide_by": c})
-
-
-def grid_random(
-    num_modes: int = 25,
-    dim: int = 2,
-    low: float = -4.0,
-    high: float = 4.0,
-    min_separation: float = 1.0,
-    std_min: float = 0.02,
-    std_max: float = 0.1,
-    layout_seed: int | None = None,
-    minority: Sequence[int] = (),
-    minority_factor: float = 1.0,
-    weights: Sequence[float] | None = None,
-    n: int = 10_000,
-    data_seed: int = 0,
-    name: str = "grid_random",
-) -> GaussianMixture:
-    """``num_modes`` anisotropic Gaussians at random positions (the DIW paper's "25 Gaussians randomly located").
-
-    The paper gives no construction; this one is (all from ``numpy.random.default_rng([layout_seed, 7919])``,
-    ``layout_seed`` defaulting to ``data_seed``):
-
-    * centres uniform in the box [low, high]^dim, drawn one at a time and rejected if closer than
-      ``min_separation`` to an accepted one (up to 10,000 tries per mode, else a ConfigError);
-    * per mode, ``dim`` principal stds uniform in [std_min, std_max] and a uniformly random rotation
-      (QR of a Gaussian matrix with the sign fix), Sigma = R diag(s^2) R^T.
-
-    The defaults (box [-4, 4]^2 like the grid, separation 1.0 = 10 x the largest std, stds 0.02-0.1 around the
-    grid's 0.05) keep the modes well separated so that nearest-centre mode assignment stays meaningful.
-    """
-    k = _require_int("num_modes", num_modes, 1)
-    dd = _require_int("dim", dim, 1)
-    require(_is_real(low) and _is_real(high) and float(low) < float(high),
-            f"dataset.low must be < dataset.high, got low={low!r}, high={high!r}")
-    sep = _require_positive("min_separation", min_separation)
-    smin = _require_positive("std_min", std_min)
-    smax = _require_positive("std_max", std_max)
-    require(smin <= smax, f"dataset.std_min must be <= dataset.std_max, got std_min={smin}, std_max={smax}")
-    seed = data_seed if layout_seed is None else layout_seed
-    seed = _require_int("layout_seed" if layout_seed is not None else "data_seed", seed, 0, 2**63 - 1)
-
-    rng = np.random.default_rng([seed, 7919])
-    lo, hi = float(low), float(high)
-    centers: list[np.ndarray] = []
-    for i in range(k):
-        for _ in range(10_000):
-            cand = rng.uniform(lo, hi, size=dd)
-            if all(np.linalg.norm(cand - p) >= sep for p in centers):
-                centers.append(cand)
-                break
-        else:
-            raise ConfigError(
-                f"dataset.min_separation={sep} is too large to place {k} modes in [{lo}, {hi}]^{dd} "
-                f"(placed {i}); lower dataset.min_separation or widen dataset.low/dataset.high")
-    covs = []
-    for _ in range(k):
-        scales = rng.uniform(smin, smax, size=dd)
-        q, r = np.linalg.qr(rng.standard_normal((dd, dd)))
-        q = q * np.sign(np.diag(r))[None, :]
-        cov = (q * scales**2) @ q.T
-        covs.append(0.5 * (cov + cov.T))
-    return GaussianMixture(np.stack(centers).tolist(), covariances=np.stack(covs).tolist(), minority=minority,
-                           minority_factor=minority_factor, weights=weights, n=n, data_seed=data_seed, name=name,
-                           layout={"type": "grid_random", "num_modes": k, "dim": dd, "low": lo, "high": hi,
-                                   "min_separation": sep, "std_min": smin, "std_max": smax, "layout_seed": seed})
-
-
-def mog1d(
-    means: Sequence[float] = (0.0, 10.0, -10.0),
-    std: float | Sequence[float] = 1.0,
-    minority: Sequence[int] = (1, 2),
-    minority_factor: float = 1.0 / 18.0,
-    weights: Sequence[float] | None = None,
-    n: int = 10_000,
-    data_seed: int = 0,
-    name: str = "mog1d",
-) -> GaussianMixture:
-    """A 1-D mixture; defaults = the RLS paper's Fig. 1: 0.9 N(0,1) + 0.05 N(10,1) + 0.05 N(-10,1).
-
-    Mode 0 is the majority mode at 0, modes 1 (+10) and 2 (-10) the minority modes; P(minority)/P(majority) =
-    0.05/0.9 = 1/18 reproduces the paper's weights exactly (1/(1+2/18) = 0.9).
-    """
-    m = _plain(means)
-    require(isinstance(m, list) and len(m) >= 1 and all(_is_real(v) for v in m),
-            f"dataset.means must be a non-empty list of numbers, got {means!r}")
-    return GaussianMixture([[float(v)] for v in m], std=std, minority=minority, minority_factor=minority_factor,
-                           weights=weights, n=n, data_seed=data_seed, name=name, layout={"type": "mog1d"})

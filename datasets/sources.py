@@ -1,3 +1,4 @@
+# Over 400 lines on purpose: the format readers share one checksum table, decoded cache and error texts.
 """Raw image sources: the data root, checksummed readers of the torchvision on-disk formats, the offline MNIST
 subset, and a cache of decoded tensors.
 

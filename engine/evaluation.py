@@ -9,32 +9,42 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from datasets.base import DataBundle
 from core.errors import require
+from datasets.base import DataBundle
+from metrics.features import FeatureCache, FeatureExtractor
 
 
 class Evaluator:
-    """Built from the ``metrics`` config: ``n_samples``, ``key_metric`` and any number of metric nodes
-    (mappings with a ``_target_``), each a callable ``metric(fake (N, ...), data) -> dict``.
+    """Built from the ``metrics`` config: ``n_samples``, ``key_metric``, the image metrics' shared ``features``
+    block (a :class:`metrics.features.FeatureExtractor`, configured once; defaults when absent) and any number of
+    metric nodes (mappings with a ``_target_``), each a callable ``metric(fake (N, ...), data, cache) -> dict``.
+
+    ``cache`` is a :class:`metrics.features.FeatureCache` made for each generated batch, so that the metrics
+    share its features; what outlives one evaluation (the feature spaces, the real reference statistics) is kept
+    by ``self.features`` for the evaluator's lifetime (the run).
 
     Optional metric attributes: ``n_samples`` (int) asks for that many generated samples instead of
     ``metrics.n_samples`` (the evaluation draws the largest request once and gives every metric the first
-    ones it asked for); ``final_only`` (bool) skips the metric at periodic evaluations.
+    ones it asked for); ``final_only`` (bool) skips the metric at periodic evaluations; ``prepare(data, cache)``
+    is called before training.
     """
 
     def __init__(self, cfg: DictConfig):
         self.n_samples = int(cfg.n_samples)
         require(self.n_samples >= 1, f"metrics.n_samples must be >= 1, got {self.n_samples}")
         self.key_metric = cfg.get("key_metric")
+        features = cfg.get("features")
+        self.features: FeatureExtractor = instantiate(features) if features is not None else FeatureExtractor()
         self.metrics = {name: instantiate(node) for name, node in cfg.items()
-                        if isinstance(node, DictConfig) and "_target_" in node}
+                        if name != "features" and isinstance(node, DictConfig) and "_target_" in node}
 
     def prepare(self, data: DataBundle) -> None:
         """Before training: let metrics that need trained helpers (an evaluator network) build or load them now,
         so that a missing or failing helper stops the run before hours of training, not after."""
+        cache = FeatureCache(self.features)
         for metric in self.metrics.values():
             if hasattr(metric, "prepare"):
-                metric.prepare(data)
+                metric.prepare(data, cache)
 
     def __call__(self, method, data: DataBundle, generator: torch.Generator,
                  final: bool = True) -> tuple[list[dict[str, Any]], torch.Tensor, float]:
@@ -47,9 +57,11 @@ class Evaluator:
         fake = method.generate(max([self.n_samples, *wanted]), generator=generator)
         results = []
         for replica_samples in fake:
+            cache = FeatureCache(self.features)  # this batch's features, shared by the metrics
             metrics: dict[str, Any] = {}
             for metric, n in zip(active, wanted):
-                metrics.update(metric(replica_samples if n == replica_samples.shape[0] else replica_samples[:n], data))
+                samples = replica_samples if n == replica_samples.shape[0] else replica_samples[:n]
+                metrics.update(metric(samples, data, cache))
             results.append(metrics)
         return results, fake[:, : self.n_samples], time.perf_counter() - start
 

@@ -1,7 +1,7 @@
 """Clustering accuracy (Hungarian matching), purity, NMI and ARI (NEMGAN §3).
 
 NEMGAN clusters the latent codes its inverter assigns to balanced real test data and compares the clusters with
-the true classes. That needs the method's inverter, which a metric (``metric(fake, data)``) does not see; the
+the true classes. That needs the method's inverter, which a metric (``metric(fake, data, cache)``) does not see; the
 generic metric here asks the complementary question about the *generated* images: KMeans (k = the dataset's
 classes) on the evaluator's penultimate features of the generated images, compared with the classes the
 evaluator assigns to them (dataset classes; images of no dataset class form one extra label). High ACC/NMI/ARI
@@ -23,9 +23,8 @@ import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
 
-from metrics.class_counts import predicted_classes
-from metrics.feature_spaces import classifier_space
-from metrics.image_base import ImageMetric, check_int, check_per_channel, finite_outputs
+from evaluators.classes import predicted_classes
+from metrics.image_base import FeatureMetric, check_int
 
 __all__ = ["Clustering", "adjusted_rand_index", "cluster_accuracy", "cluster_purity", "clustering_scores",
            "contingency_table", "normalized_mutual_info"]
@@ -102,38 +101,33 @@ def clustering_scores(labels_true, labels_pred) -> dict[str, float]:
             "cluster_ari": adjusted_rand_index(labels_true, labels_pred)}
 
 
-class Clustering(ImageMetric):
-    """``Clustering(n_clusters=None, n_init=10, max_samples=10000)(fake, data)`` -> ``cluster_acc``,
+class Clustering(FeatureMetric):
+    """``Clustering(n_clusters=None, n_init=10, max_samples=10000)(fake, data, cache)`` -> ``cluster_acc``,
     ``cluster_purity``, ``cluster_nmi``, ``cluster_ari`` (see the module docstring).
 
     ``n_clusters``: null = ``data.num_modes``; ``max_samples``: KMeans on at most that many generated images;
     ``seed``: KMeans' random state (NEMGAN: 0).
     """
 
-    label = "clustering"
+    name, label = "clustering", "clustering"
+    space = "classifier"  # the evaluator's features and classes, whatever metrics.features.space says
 
     def __init__(self, n_clusters: int | None = None, n_init: int = 10, max_samples: int | None = 10000,
-                 evaluator: Any = None, per_channel: bool | str = "auto", batch_size: int | None = None,
                  seed: int = 0) -> None:
+        super().__init__(seed)
         self.n_clusters = check_int(n_clusters, "clustering.n_clusters", 2, optional=True)
         self.n_init = check_int(n_init, "clustering.n_init", 1)
         self.max_samples = check_int(max_samples, "clustering.max_samples", 2, optional=True)
-        self.evaluator = evaluator
-        self.per_channel = check_per_channel(per_channel)
-        self.batch_size = check_int(batch_size, "batch_size", 1, optional=True)
-        self.seed = check_int(seed, "clustering.seed", 0)
 
     def __repr__(self) -> str:
         return f"Clustering(n_clusters={self.n_clusters}, n_init={self.n_init}, max_samples={self.max_samples})"
 
     @torch.no_grad()
-    def __call__(self, fake: torch.Tensor, data) -> dict[str, Any]:
+    def score(self, fake, finite, data, space, cache) -> dict[str, Any]:
         from sklearn.cluster import KMeans
 
-        fake, finite = self.check_images(fake, data)
-        space = classifier_space(data, self.evaluator, self.per_channel, self.batch_size or 500)
-        feats = finite_outputs(space, fake, finite, "features").numpy()
-        labels = predicted_classes(finite_outputs(space, fake, finite, "logits"), data)
+        feats = cache.finite_outputs(space, fake, finite, "features").numpy()
+        labels = predicted_classes(cache.finite_outputs(space, fake, finite, "logits"), data)
         if self.max_samples is not None and feats.shape[0] > self.max_samples:
             keep = np.sort(np.random.default_rng(self.seed).choice(feats.shape[0], self.max_samples, replace=False))
             feats, labels = feats[keep], labels[keep]

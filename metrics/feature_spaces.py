@@ -1,73 +1,34 @@
 """Feature spaces for image metrics: torch-fidelity's Inception-v3 or a classifier ("evaluator") of the suite.
 
 An **evaluator** is any object with ``features(x) -> (N, d)`` (penultimate layer), ``logits(x) -> (N, K)``,
-``name`` and, optionally, ``accuracy`` (held-out) and ``fingerprint`` (a string that changes with its weights;
-enables the on-disk cache of reference statistics). ``x`` is a float batch ``(B, C, H, W)`` in [-1, 1].
-Metrics find it, in this order (:func:`resolve_evaluator`):
-
-1. the metric's ``evaluator`` field: an evaluator, a factory ``f(data) -> evaluator`` or ``f() -> evaluator``,
-   or a dotted import path to either (``"evaluators.mnist.MnistCNN"``);
-2. ``data.extra["evaluator"]`` of the loaded dataset (same forms);
-3. the registry: :func:`register_evaluator(dataset_name, factory)`; ``evaluators`` (when that
-   package exists) is imported first so that it can register the suite's evaluators.
+``name`` and, optionally, ``accuracy`` (held-out), ``fingerprint`` (a string that changes with its weights;
+enables the on-disk cache of reference statistics) and ``features_and_logits(x)`` (both from one pass). ``x`` is
+a float batch ``(B, C, H, W)`` in [-1, 1]. Which evaluator the metrics use is decided once per evaluation setup
+(:class:`metrics.features.FeatureExtractor`: ``metrics.features.evaluator``, else the dataset's own).
 
 A **feature space** wraps either the evaluator (:class:`ClassifierSpace`, the FCD space of NEMGAN) or
 torch-fidelity's Inception-v3 (:class:`InceptionSpace`, the FID/IS/KID space). Both compute their outputs in
-batches, without gradients, and return float64 CPU tensors. Outputs are cached per image tensor
-(:func:`outputs`), so that class counts, FCD, IS, P/R/D/C and clustering classify the same 10k generated
-images once and FID, KID and P/R share the real images' features.
+batches, without gradients, and return float64 CPU tensors; :class:`metrics.features.FeatureCache` keeps them for
+the metrics of one evaluation.
 """
 from __future__ import annotations
 
 import hashlib
-import importlib
-import inspect
 import os
-from collections import OrderedDict
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-import numpy as np
 import torch
 
 from core.errors import ConfigError
+from core.tensors import eval_mode, to_signed_unit
 
-__all__ = [
-    "ClassifierSpace", "InceptionSpace", "INCEPTION_NAME", "register_evaluator", "resolve_evaluator",
-    "find_inception_weights", "select_space", "fake_outputs", "outputs", "to_float_images", "to_uint8_rgb",
-    "write_random_inception_weights", "FEATURE_SPACES",
-]
+__all__ = ["ClassifierSpace", "InceptionSpace", "INCEPTION_NAME", "INCEPTION_ENV", "FEATURE_SPACES", "evaluator_name",
+           "find_inception_weights", "is_evaluator", "resolve_per_channel", "to_uint8_rgb"]
 
 INCEPTION_NAME = "inception-v3-compat"  # torch-fidelity's name for its TF-compatible Inception-v3
 INCEPTION_ENV = "MODEBENCH_INCEPTION_WEIGHTS"  # a local weights file, when no path is configured
 FEATURE_SPACES = ("auto", "inception", "classifier")
-
-# ---------------------------------------------------------------------------------------------- evaluators
-
-_REGISTRY: dict[str, Any] = {}
-_RESOLVED: "OrderedDict[tuple, tuple[Any, Any]]" = OrderedDict()  # (spec key, data) -> (keep-alive, evaluator)
-
-
-def register_evaluator(dataset: str, factory: Any) -> None:
-    """Make ``factory`` the default evaluator for ``dataset`` (a DataBundle name).
-
-    ``factory``: an evaluator, ``f(data) -> evaluator``, ``f() -> evaluator`` or a dotted path to one of those.
-    """
-    if not isinstance(dataset, str) or not dataset:
-        raise ValueError(f"register_evaluator: dataset must be a non-empty name, got {dataset!r}")
-    _REGISTRY[dataset] = factory
-    _RESOLVED.clear()
-
-
-def _registered(name: str) -> Any:
-    if name not in _REGISTRY:
-        try:  # the suite's evaluators register themselves on import, if that package exists
-            importlib.import_module("evaluators")
-        except ModuleNotFoundError as exc:
-            if exc.name not in ("evaluators",):
-                raise
-    return _REGISTRY.get(name)
 
 
 def is_evaluator(obj: Any) -> bool:
@@ -76,67 +37,12 @@ def is_evaluator(obj: Any) -> bool:
             and callable(getattr(obj, "logits", None)))
 
 
-def resolve_evaluator(spec: Any, data) -> Any:
-    """The evaluator for ``data`` (see the module docstring); built once per (spec, dataset) and reused."""
-    source = "metrics config"
-    if spec is None:
-        spec, source = data.extra.get("evaluator"), "data.extra['evaluator']"
-    if spec is None:
-        spec, source = _registered(data.name), f"the evaluator registry ('{data.name}')"
-    if spec is None:
-        raise ConfigError(
-            f"metrics: no evaluator (classifier) for dataset '{data.name}': set the metrics config's "
-            f"'evaluator' to a dotted path (e.g. metrics.evaluator=my.module.MyClassifier), put one in "
-            f"data.extra['evaluator'], or register one with metrics.feature_spaces.register_evaluator"
-            f"('{data.name}', factory). Registered: {sorted(_REGISTRY) or 'none'}")
-    key = (spec if isinstance(spec, str) else id(spec), id(data.x))
-    if key in _RESOLVED:
-        _RESOLVED.move_to_end(key)
-        return _RESOLVED[key][1]
-    obj = spec
-    if isinstance(spec, str):
-        from hydra.utils import get_object
-        try:
-            obj = get_object(spec)
-        except Exception as exc:
-            raise ConfigError(f"metrics: cannot import the evaluator '{spec}' ({exc})") from None
-    if not is_evaluator(obj):
-        if not callable(obj):
-            raise ConfigError(f"metrics: the evaluator from {source} ({obj!r}) has no features()/logits() "
-                              "and is not a factory")
-        obj = obj(data) if _takes_an_argument(obj) else obj()
-        if not is_evaluator(obj):
-            raise ConfigError(f"metrics: the evaluator factory from {source} returned {type(obj).__name__}, "
-                              "which lacks features(x) and logits(x)")
-    _RESOLVED[key] = ((spec, data.x), obj)
-    while len(_RESOLVED) > 8:
-        _RESOLVED.popitem(last=False)
-    return obj
-
-
-def _takes_an_argument(factory: Callable) -> bool:
-    """Whether ``factory`` has a required positional parameter (then it is called with the data bundle)."""
-    try:
-        params = inspect.signature(factory).parameters.values()
-    except (TypeError, ValueError):
-        return True
-    return any(p.default is inspect.Parameter.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-               for p in params)
-
-
 def evaluator_name(evaluator: Any) -> str:
     name = getattr(evaluator, "name", None)
     return str(name) if name else type(evaluator).__name__
 
 
 # ---------------------------------------------------------------------------------------------- images
-
-def to_float_images(x: torch.Tensor) -> torch.Tensor:
-    """uint8 [0, 255] -> float32 [-1, 1] (as DataBundle.as_float); float input passes through."""
-    if x.dtype == torch.uint8:
-        return x.float().div_(127.5).sub_(1.0)
-    return x.float() if x.dtype != torch.float32 else x
-
 
 def to_uint8_rgb(x: torch.Tensor) -> torch.Tensor:
     """Images in [-1, 1] (or uint8) -> uint8 RGB (grey images repeated), as torch-fidelity expects.
@@ -160,21 +66,6 @@ def _module_device(obj: Any) -> torch.device | None:
         return None
     device = getattr(obj, "device", None)
     return torch.device(device) if isinstance(device, (str, torch.device)) else None
-
-
-@contextmanager
-def _eval_mode(obj: Any):
-    """Run an nn.Module evaluator in eval mode (no dropout/batch statistics), restoring its mode after."""
-    module = obj if isinstance(obj, torch.nn.Module) else None
-    was_training = module.training if module is not None else False
-    if module is not None:
-        module.eval()
-    try:
-        with torch.no_grad():
-            yield
-    finally:
-        if module is not None and was_training:
-            module.train()
 
 
 # ---------------------------------------------------------------------------------------------- spaces
@@ -233,9 +124,9 @@ class ClassifierSpace:
             which = {"features", "logits"}
         device = _module_device(ev)
         parts: dict[str, list[torch.Tensor]] = {k: [] for k in which}
-        with _eval_mode(ev):
+        with eval_mode(ev if isinstance(ev, torch.nn.Module) else None), torch.no_grad():
             for start in range(0, x.shape[0], self.batch_size):
-                batch = to_float_images(x[start:start + self.batch_size])
+                batch = to_signed_unit(x[start:start + self.batch_size]).float()
                 if device is not None:
                     batch = batch.to(device)
                 channels = [batch[:, c:c + 1] for c in range(batch.shape[1])] if self.per_channel else [batch]
@@ -262,14 +153,11 @@ def _joint_log_probs(logits: list[torch.Tensor]) -> torch.Tensor:
     return joint
 
 
-_INCEPTION_MODULES: dict[tuple[str, str], torch.nn.Module] = {}
-_FILE_HASHES: dict[tuple[str, int, int], str] = {}
-
-
 class InceptionSpace:
     """torch-fidelity's Inception-v3 (``inception-v3-compat``): pool3 ``2048`` features and the unbiased
     logits used for IS, from one forward pass. Images go in as uint8 RGB (grey repeated); torch-fidelity
-    resizes them to 299x299 with its TensorFlow-compatible bilinear interpolation."""
+    resizes them to 299x299 with its TensorFlow-compatible bilinear interpolation. The network is loaded on
+    first use (per device) and the weights file hashed once; both are kept by this object."""
 
     outputs = ("features", "logits")
     name = INCEPTION_NAME
@@ -278,6 +166,8 @@ class InceptionSpace:
     def __init__(self, weights_path: str | Path, batch_size: int = 50):
         self.weights_path = str(weights_path)
         self.batch_size = int(batch_size)
+        self._networks: dict[str, torch.nn.Module] = {}  # by device
+        self._file_hash: tuple[tuple[int, int], str] | None = None  # ((size, mtime), sha256) of the weights file
 
     @property
     def cache_id(self) -> tuple:
@@ -285,23 +175,23 @@ class InceptionSpace:
 
     def fingerprint(self) -> str:
         st = os.stat(self.weights_path)
-        key = (self.weights_path, st.st_size, st.st_mtime_ns)
-        if key not in _FILE_HASHES:
+        stamp = (st.st_size, st.st_mtime_ns)
+        if self._file_hash is None or self._file_hash[0] != stamp:
             h = hashlib.sha256()
             with open(self.weights_path, "rb") as fh:
                 for block in iter(lambda: fh.read(1 << 22), b""):
                     h.update(block)
-            _FILE_HASHES[key] = h.hexdigest()
-        return f"{INCEPTION_NAME}:{_FILE_HASHES[key]}"
+            self._file_hash = (stamp, h.hexdigest())
+        return f"{INCEPTION_NAME}:{self._file_hash[1]}"
 
     def module(self, device: torch.device) -> torch.nn.Module:
-        key = (self.weights_path, str(device))
-        if key not in _INCEPTION_MODULES:
+        key = str(device)
+        if key not in self._networks:
             from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
             net = FeatureExtractorInceptionV3(INCEPTION_NAME, ["2048", "logits_unbiased"],
                                               feature_extractor_weights_path=self.weights_path)
-            _INCEPTION_MODULES[key] = net.to(device).eval()
-        return _INCEPTION_MODULES[key]
+            self._networks[key] = net.to(device).eval()
+        return self._networks[key]
 
     def compute(self, x: torch.Tensor, which: Iterable[str]) -> dict[str, torch.Tensor]:
         net = self.module(x.device)
@@ -333,30 +223,7 @@ def find_inception_weights(path: str | None) -> Path | None:
     return cached if cached.is_file() else None
 
 
-def select_space(feature_space: str, data, *, evaluator: Any = None, per_channel: bool | str = "auto",
-                 inception_weights: str | None = None, batch_size: int | None = None):
-    """The feature space a metric uses: ``inception`` (error if no weights), ``classifier``, or ``auto``
-    (Inception when its weights are on this machine, else the classifier)."""
-    if feature_space not in FEATURE_SPACES:
-        raise ConfigError(f"metrics: feature_space must be one of {FEATURE_SPACES}, got {feature_space!r}")
-    if feature_space in ("auto", "inception"):
-        weights = find_inception_weights(inception_weights)
-        if weights is not None:
-            return InceptionSpace(weights, batch_size or 50)
-        if feature_space == "inception":
-            raise ConfigError(
-                "metrics: feature_space=inception, but no Inception weights are on this machine: download them "
-                "once with internet (any torch-fidelity run caches them), or set inception_weights / "
-                f"${INCEPTION_ENV} to a local copy; or use feature_space=classifier (FCD)")
-    return classifier_space(data, evaluator, per_channel, batch_size or 500)
-
-
-def classifier_space(data, evaluator: Any, per_channel: bool | str = "auto", batch_size: int = 500) -> ClassifierSpace:
-    ev = resolve_evaluator(evaluator, data)
-    return ClassifierSpace(ev, _per_channel(per_channel, data), batch_size)
-
-
-def _per_channel(per_channel: bool | str, data) -> bool:
+def resolve_per_channel(per_channel: bool | str, data) -> bool:
     """``auto``: classify channels separately when the dataset has K**C classes for its C > 1 channels
     (stacked MNIST: 1000 = 10**3); else the evaluator sees whole images."""
     if per_channel != "auto":
@@ -368,108 +235,3 @@ def _per_channel(per_channel: bool | str, data) -> bool:
     return k >= 2 and k ** c == data.num_modes
 
 
-# ---------------------------------------------------------------------------------------------- caching
-
-_CACHE: "OrderedDict[tuple, tuple[torch.Tensor, torch.Tensor]]" = OrderedDict()
-_CACHE_ENTRIES = 8
-_CACHE_MAX_BYTES = 1 << 29  # larger outputs (e.g. Inception features of 100k+ images) are not kept
-
-
-def _tensor_key(x: torch.Tensor) -> tuple:
-    return (x.data_ptr(), tuple(x.shape), tuple(x.stride()), x.dtype, str(x.device), x._version)
-
-
-def _indices_key(indices: np.ndarray | None) -> str | None:
-    if indices is None:
-        return None
-    return hashlib.sha1(np.ascontiguousarray(indices, dtype=np.int64).tobytes()).hexdigest()
-
-
-def outputs(space, x: torch.Tensor, which: Iterable[str], indices: np.ndarray | None = None) -> dict[str, torch.Tensor]:
-    """``space``'s outputs (``features``, ``logits``) for the images ``x`` (or ``x[indices]``), cached.
-
-    The evaluation hands every metric the same generated tensor, and the real images are views of the
-    dataset's tensor: an entry is keyed by the tensor's memory, shape and version counter (and the indices),
-    and keeps a reference to it, so the memory cannot be reused while the entry lives and an in-place change
-    invalidates it. Outputs of a subset are sliced from those of the whole tensor when they are cached.
-    So class counts, FCD, IS, P/R/D/C and clustering classify the generated images once, and FID, KID and
-    P/R share the real images' features.
-    """
-    which = list(which)
-    base = (space.cache_id, _tensor_key(x))
-    out: dict[str, torch.Tensor] = {}
-    missing = []
-    for name in which:
-        key = (*base, name, _indices_key(indices))
-        full = (*base, name, None)
-        if key in _CACHE:
-            _CACHE.move_to_end(key)
-            out[name] = _CACHE[key][1]
-        elif indices is not None and full in _CACHE:
-            out[name] = _CACHE[full][1][torch.as_tensor(indices)]
-        else:
-            missing.append(name)
-    if missing:
-        images = x if indices is None else x[torch.as_tensor(indices, device=x.device)]
-        computed = space.compute(images, missing)
-        for name, value in computed.items():
-            if value.element_size() * value.nelement() <= _CACHE_MAX_BYTES:
-                _CACHE[(*base, name, _indices_key(indices))] = (x, value)
-            if name in missing:
-                out[name] = value
-        while len(_CACHE) > _CACHE_ENTRIES:
-            _CACHE.popitem(last=False)
-    return out
-
-
-def derived(space, x: torch.Tensor, name: str, compute: Callable[[], torch.Tensor]) -> torch.Tensor:
-    """A value derived from ``space``'s outputs for ``x`` (e.g. k-NN radii of the generated features), cached
-    like the outputs so that metrics sharing it (P/R/D/C and partial recall) compute it once."""
-    key = (space.cache_id, _tensor_key(x), name, None)
-    if key in _CACHE:
-        _CACHE.move_to_end(key)
-        return _CACHE[key][1]
-    value = compute()
-    _CACHE[key] = (x, value)
-    while len(_CACHE) > _CACHE_ENTRIES:
-        _CACHE.popitem(last=False)
-    return value
-
-
-def fake_outputs(space, fake: torch.Tensor, which: Iterable[str]) -> dict[str, torch.Tensor]:
-    """``space``'s outputs for a generated batch, computed once per batch (see :func:`outputs`)."""
-    return outputs(space, fake, which)
-
-
-def clear_caches() -> None:
-    """Forget cached generated-image outputs, resolved evaluators and Inception modules (tests, benchmarks)."""
-    _CACHE.clear()
-    _RESOLVED.clear()
-    _INCEPTION_MODULES.clear()
-
-
-# ---------------------------------------------------------------------------------------------- test weights
-
-def write_random_inception_weights(path: str | Path, seed: int = 0) -> Path:
-    """Write a randomly initialised Inception-v3 in torch-fidelity's weights format (its state dict saved with
-    ``torch.save``), for tests and benchmarks on machines without the real weights. Convolutions use He
-    initialisation so that activations keep their scale through the network."""
-    from unittest import mock
-
-    import torch_fidelity.feature_extractor_inceptionv3 as tfi
-
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        with mock.patch.object(tfi, "load_state_dict_from_url", lambda *a, **k: {}), \
-                mock.patch.object(tfi.FeatureExtractorInceptionV3, "load_state_dict", lambda self, *a, **k: None):
-            net = tfi.FeatureExtractorInceptionV3(INCEPTION_NAME, ["2048"])
-        for m in net.modules():
-            if isinstance(m, torch.nn.Conv2d):
-                torch.nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
-            elif isinstance(m, torch.nn.Linear):
-                torch.nn.init.normal_(m.weight, std=0.01)
-                torch.nn.init.zeros_(m.bias)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(net.state_dict(), path)
-    return path

@@ -6,7 +6,7 @@ the record's key is ``fid``; in the evaluator's penultimate features (offline, N
 distance") it is ``fcd``, so that the two are never averaged together. ``fid_feature_space`` names the space,
 ``fid_reference`` the real set: RLS compares with the *balanced* dataset (the default, see
 :mod:`metrics.reference`); ``reference=train`` uses the training set as loaded. Reference statistics are
-computed once and cached (memory and disk).
+computed once and kept (in the run's reference store and on disk, :mod:`metrics.features`).
 """
 from __future__ import annotations
 
@@ -15,8 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from metrics.image_base import SpaceMetric, check_cache_dir, check_int, check_reference, finite_outputs
-from metrics.reference import real_statistic, reference_set
+from metrics.image_base import ReferenceMetric
 
 __all__ = ["FID", "frechet_distance", "frechet_distance_to_reference", "gaussian_statistics", "reference_statistics"]
 
@@ -87,37 +86,28 @@ def frechet_distance_to_reference(features: torch.Tensor, ref: dict[str, np.ndar
     return float(diff @ diff + np.square(a).sum() + np.trace(ref["sigma"]) - 2.0 * tr_covmean)
 
 
-class FID(SpaceMetric):
-    """``FID(feature_space="auto", reference="balanced", reference_size=None)(fake, data)`` ->
+class FID(ReferenceMetric):
+    """``FID(reference="balanced", reference_size=None, seed=0)(fake, data, cache)`` ->
     ``{"fid" | "fcd": value, "fid_feature_space": ..., "fid_reference": ...}``.
 
     ``reference_size``: real images for the reference statistics (null: the whole set, as torch-fidelity's
-    precomputed statistics); ``cache_dir``: where reference statistics are stored (null: the default folder,
-    false: memory only); ``seed``: draws the reference subset.
+    precomputed statistics); ``seed``: draws the reference subset.
     """
 
-    label = "FID"
+    name, label = "fid", "FID"
 
-    def __init__(self, feature_space: str = "auto", reference: str = "balanced", reference_size: int | None = None,
-                 evaluator: Any = None, per_channel: bool | str = "auto", inception_weights: str | None = None,
-                 batch_size: int | None = None, cache_dir: str | bool | None = None, seed: int = 0) -> None:
-        super().__init__(feature_space, evaluator, per_channel, inception_weights, batch_size)
-        self.reference = check_reference(reference, "fid")
-        self.reference_size = check_int(reference_size, "fid.reference_size", 2, optional=True)
-        self.cache_dir = check_cache_dir(cache_dir)
-        self.seed = check_int(seed, "fid.seed", 0)
+    def __init__(self, reference: str = "balanced", reference_size: int | None = None, seed: int = 0) -> None:
+        super().__init__(reference, reference_size, seed)
 
     def __repr__(self) -> str:
-        return f"FID(feature_space={self.feature_space}, reference={self.reference}, reference_size={self.reference_size})"
+        return f"FID(reference={self.reference}, reference_size={self.reference_size})"
 
     @torch.no_grad()
-    def __call__(self, fake: torch.Tensor, data) -> dict[str, Any]:
-        fake, finite = self.check_images(fake, data)
-        space = self.space(data)
+    def score(self, fake, finite, data, space, cache) -> dict[str, Any]:
         key = "fid" if space.name == "inception-v3-compat" else "fcd"
-        ref = reference_set(data, self.reference, self.reference_size, self.seed, weighted=True)
+        ref = self.reference_images(data, weighted=True)
         out: dict[str, Any] = {"fid_feature_space": space.name, "fid_reference": f"{ref.label}, {ref.size} images"}
         if finite.sum() < 2:
             return {key: float("nan"), **out}
-        real = real_statistic(space, ref, "fid_stats", reference_statistics, self.cache_dir)
-        return {key: frechet_distance_to_reference(finite_outputs(space, fake, finite), real), **out}
+        real = cache.real_statistic(space, ref, "fid_stats", reference_statistics)
+        return {key: frechet_distance_to_reference(cache.finite_outputs(space, fake, finite), real), **out}

@@ -1,19 +1,22 @@
-"""What every image metric shares: field validation, the generated-batch check, and the feature-space fields."""
+"""What every image metric shares: the call contract, field validation and the generated-batch check.
+
+An image metric is called as ``metric(fake (N, C, H, W) in [-1, 1] or uint8, data, cache=None) -> dict``. ``cache``
+is the evaluation's :class:`metrics.features.FeatureCache` (the engine's evaluation passes one per generated batch,
+so the metrics share features); without it the metric makes its own with the default feature settings.
+"""
 from __future__ import annotations
 
 import numbers
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
 from core.errors import ConfigError, require
-from metrics.feature_spaces import FEATURE_SPACES, classifier_space, fake_outputs, select_space
-from metrics.reference import REFERENCES
+from metrics.features import FeatureCache
+from metrics.reference import REFERENCES, ReferenceSet, reference_set
 
-__all__ = ["ImageMetric", "SpaceMetric", "check_cache_dir", "check_int", "check_positive", "check_reference",
-           "finite_outputs"]
+__all__ = ["FeatureMetric", "ImageMetric", "ReferenceMetric", "check_int", "check_positive"]
 
 
 def _is_int(value: Any) -> bool:
@@ -35,42 +38,35 @@ def check_positive(value: Any, name: str, *, allow_zero: bool = False) -> float:
     return float(value)
 
 
-def check_cache_dir(value: Any) -> str | bool | None:
-    require(value is None or value is False or isinstance(value, (str, Path)),
-            f"metrics: cache_dir must be a folder, null (the default folder) or false (memory only), got {value!r}")
-    return value
-
-
-def check_reference(value: Any, name: str) -> str:
-    require(value in REFERENCES, f"metrics: {name}.reference must be one of {REFERENCES}, got {value!r}")
-    return value
-
-
-def check_per_channel(value: Any) -> bool | str:
-    require(value == "auto" or isinstance(value, bool),
-            f"metrics: per_channel must be auto, true or false, got {value!r}")
-    return value
-
-
-def finite_outputs(space, fake: torch.Tensor, finite: np.ndarray, which: str = "features") -> torch.Tensor:
-    """``space``'s outputs (``features`` or ``logits``) for the finite generated images (float64, CPU)."""
-    out = fake_outputs(space, fake, [which])[which]
-    return out if finite.all() else out[torch.as_tensor(finite)]
-
-
 class ImageMetric:
-    """Base of the image metrics: ``metric(fake (N, C, H, W) in [-1, 1], data) -> dict``."""
+    """Base of the image metrics: ``metric(fake, data, cache=None) -> dict`` validates the batch, picks the
+    feature space (``space``: ``"configured"`` = ``metrics.features.space``, ``"classifier"`` = the evaluator,
+    None = no features) and hands over to ``score``."""
 
     kinds = ("image",)  # dataset kinds this metric scores (checked before training)
     requires: frozenset[str] = frozenset()  # dataset metadata it needs (DatasetSpec.provides)
     label = "image metric"
+    space: str | None = "configured"
 
-    def prepare(self, data) -> None:
-        """Called once before training (``engine.evaluation.Evaluator.prepare``): build or load the evaluator this
-        metric classifies with (the suite trains it on first use), so that a missing evaluator or one below its
-        accuracy floor stops the run before training rather than after."""
-        if hasattr(self, "evaluator"):
-            classifier_space(data, self.evaluator, getattr(self, "per_channel", "auto"))
+    def __call__(self, fake: torch.Tensor, data, cache: FeatureCache | None = None) -> dict[str, Any]:
+        cache = FeatureCache() if cache is None else cache
+        fake, finite = self.check_images(fake, data)
+        return self.score(fake, finite, data, self.feature_space(data, cache), cache)
+
+    def score(self, fake: torch.Tensor, finite: np.ndarray, data, space, cache: FeatureCache) -> dict[str, Any]:
+        """The metric's values for the checked batch ``fake`` (``finite``: its finite images) in ``space``."""
+        raise NotImplementedError  # pragma: no cover - interface
+
+    def feature_space(self, data, cache: FeatureCache):
+        if self.space is None:
+            return None
+        return cache.classifier_for(data) if self.space == "classifier" else cache.space_for(data)
+
+    def prepare(self, data, cache: FeatureCache | None = None) -> None:
+        """Called once before training (``engine.evaluation.Evaluator.prepare``): build the feature space this
+        metric uses, loading or training the evaluator it classifies with (the suite trains it on first use), so
+        that a missing evaluator or one below its accuracy floor stops the run before training, not after."""
+        self.feature_space(data, FeatureCache() if cache is None else cache)
 
     def check_images(self, fake: torch.Tensor, data) -> tuple[torch.Tensor, np.ndarray]:
         """Validate the generated batch; return it with the mask of its finite images (numpy bool, (N,))."""
@@ -91,34 +87,27 @@ class ImageMetric:
         return fake, finite
 
 
-class SpaceMetric(ImageMetric):
-    """An image metric computed in a feature space (``feature_space``: auto | inception | classifier).
+class FeatureMetric(ImageMetric):
+    """Base of the six metrics computed on features (FID, KID, IS, P/R/D/C, partial recall, clustering): their
+    ``seed`` (random subsets, splits or KMeans' state). ``name`` is the metric's config node (error messages)."""
 
-    ``evaluator``: see :func:`metrics.feature_spaces.resolve_evaluator` (null: the dataset's registered one);
-    ``per_channel``: classify colour channels separately (auto: when the dataset has K**C classes);
-    ``inception_weights``: a local torch-fidelity Inception weights file (null: ``$MODEBENCH_INCEPTION_WEIGHTS``
-    or torch-fidelity's download cache); ``batch_size``: images per forward pass (null: 50 Inception, 500
-    classifier).
-    """
+    name = "metric"
 
-    default_space = "auto"
+    def __init__(self, seed: int = 0) -> None:
+        self.seed = check_int(seed, f"{self.name}.seed", 0)
 
-    def __init__(self, feature_space: str = "auto", evaluator: Any = None, per_channel: bool | str = "auto",
-                 inception_weights: str | None = None, batch_size: int | None = None) -> None:
-        require(feature_space in FEATURE_SPACES,
-                f"metrics: feature_space must be one of {FEATURE_SPACES}, got {feature_space!r}")
-        require(inception_weights is None or isinstance(inception_weights, str),
-                f"metrics: inception_weights must be a file path or null, got {inception_weights!r}")
-        self.feature_space = feature_space
-        self.evaluator = evaluator
-        self.per_channel = check_per_channel(per_channel)
-        self.inception_weights = inception_weights
-        self.batch_size = check_int(batch_size, "batch_size", 1, optional=True)
 
-    def prepare(self, data) -> None:
-        self.space(data)  # Inception (nothing to build) or the classifier (built now)
+class ReferenceMetric(FeatureMetric):
+    """A feature metric against a real reference set (FID, KID, P/R/D/C): ``reference`` (``train`` | ``balanced``,
+    see :mod:`metrics.reference`), ``reference_size`` (real images; null: all) and ``seed`` (draws the subset)."""
 
-    def space(self, data):
-        return select_space(self.feature_space, data, evaluator=self.evaluator, per_channel=self.per_channel,
-                            inception_weights=self.inception_weights, batch_size=self.batch_size)
+    def __init__(self, reference: str, reference_size: int | None, seed: int) -> None:
+        super().__init__(seed)
+        require(reference in REFERENCES, f"metrics: {self.name}.reference must be one of {REFERENCES}, "
+                                         f"got {reference!r}")
+        self.reference = reference
+        self.reference_size = check_int(reference_size, f"{self.name}.reference_size", 2, optional=True)
 
+    def reference_images(self, data, *, weighted: bool) -> ReferenceSet:
+        """The real images this metric compares against (``weighted``: moment statistics may reweight them)."""
+        return reference_set(data, self.reference, self.reference_size, self.seed, weighted=weighted)

@@ -12,34 +12,29 @@ from typing import Any
 
 import torch
 
-from metrics.image_base import SpaceMetric, check_int, finite_outputs
+from metrics.image_base import FeatureMetric, check_int
 
 __all__ = ["InceptionScore"]
 
 
-class InceptionScore(SpaceMetric):
-    """``InceptionScore(splits=10)(fake, data)``."""
+class InceptionScore(FeatureMetric):
+    """``InceptionScore(splits=10)(fake, data, cache)``; ``seed``: the shuffle before the splits."""
 
-    label = "IS"
+    name, label = "inception_score", "IS"
 
-    def __init__(self, feature_space: str = "auto", splits: int = 10, evaluator: Any = None,
-                 per_channel: bool | str = "auto", inception_weights: str | None = None,
-                 batch_size: int | None = None, seed: int = 2020) -> None:
-        super().__init__(feature_space, evaluator, per_channel, inception_weights, batch_size)
+    def __init__(self, splits: int = 10, seed: int = 2020) -> None:
+        super().__init__(seed)
         self.splits = check_int(splits, "inception_score.splits", 1)
-        self.seed = check_int(seed, "inception_score.seed", 0)
 
     def __repr__(self) -> str:
-        return f"InceptionScore(feature_space={self.feature_space}, splits={self.splits})"
+        return f"InceptionScore(splits={self.splits})"
 
     @torch.no_grad()
-    def __call__(self, fake: torch.Tensor, data) -> dict[str, Any]:
+    def score(self, fake, finite, data, space, cache) -> dict[str, Any]:
         from torch_fidelity.metric_isc import isc_features_to_metric
 
-        fake, finite = self.check_images(fake, data)
-        space = self.space(data)
         key = "is" if space.name == "inception-v3-compat" else "classifier_score"
-        logits = finite_outputs(space, fake, finite, "logits")
+        logits = cache.finite_outputs(space, fake, finite, "logits")
         out: dict[str, Any] = {"is_feature_space": space.name}
         if logits.shape[0] < self.splits:
             return {key: float("nan"), f"{key}_std": float("nan"), **out}

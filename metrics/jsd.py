@@ -98,7 +98,8 @@ class CanonicalJSD:
         return self._cached[1]
 
     @torch.no_grad()
-    def __call__(self, fake: torch.Tensor, data: DataBundle) -> dict[str, Any]:
+    def __call__(self, fake: torch.Tensor, data: DataBundle, cache: Any = None) -> dict[str, Any]:
+        """``cache`` (the evaluation's feature cache) is not used: the mixture metrics need no features."""
         modes = ModeCoverage(self.std_threshold)
         centers, whiten, target = modes._mixture(data)  # the same validation as the mode metrics
         fake = modes._check_samples(fake, centers.shape[1])

@@ -103,7 +103,8 @@ class ModeCoverage:
 
     # ------------------------------------------------------------------ evaluation
     @torch.no_grad()
-    def __call__(self, fake: torch.Tensor, data: DataBundle) -> dict[str, Any]:
+    def __call__(self, fake: torch.Tensor, data: DataBundle, cache: Any = None) -> dict[str, Any]:
+        """``cache`` (the evaluation's feature cache) is not used: the mixture metrics need no features."""
         centers, whiten, target = self._mixture(data)
         k, d = centers.shape
         fake = self._check_samples(fake, d)

@@ -17,45 +17,40 @@ import numpy as np
 import torch
 
 from core.errors import require
-from metrics.image_base import SpaceMetric, check_cache_dir, check_int, finite_outputs
+from metrics.image_base import FeatureMetric, check_int
 from metrics.precision_recall import generated_radii, recall_against
-from metrics.reference import ReferenceSet, check_subgroup, real_features, subgroup_mask
+from metrics.reference import ReferenceSet, check_subgroup, subgroup_mask
 
 __all__ = ["PartialRecall"]
 
 
-class PartialRecall(SpaceMetric):
-    """``PartialRecall(subgroup="minority", k=3, max_real=10000)(fake, data)``."""
+class PartialRecall(FeatureMetric):
+    """``PartialRecall(subgroup="minority", k=3, max_real=10000)(fake, data, cache)``; ``seed``: draws the
+    ``max_real`` real images of a larger group."""
 
-    label = "partial recall"
+    name, label = "partial_recall", "partial recall"
 
     def __init__(self, subgroup: Any = "minority", k: int = 3, max_real: int | None = 10000,
-                 complement: bool = True, feature_space: str = "auto", evaluator: Any = None,
-                 per_channel: bool | str = "auto", inception_weights: str | None = None,
-                 batch_size: int | None = None, cache_dir: str | bool | None = None, seed: int = 0) -> None:
-        super().__init__(feature_space, evaluator, per_channel, inception_weights, batch_size)
+                 complement: bool = True, seed: int = 0) -> None:
+        super().__init__(seed)
         self.subgroup = check_subgroup(subgroup)
         self.k = check_int(k, "partial_recall.k", 1)
         self.max_real = check_int(max_real, "partial_recall.max_real", 1, optional=True)
         require(isinstance(complement, bool), f"metrics: partial_recall.complement must be true or false, got {complement!r}")
         self.complement = complement
-        self.cache_dir = check_cache_dir(cache_dir)
-        self.seed = check_int(seed, "partial_recall.seed", 0)
 
     def __repr__(self) -> str:
         return f"PartialRecall(subgroup={self.subgroup!r}, k={self.k}, max_real={self.max_real})"
 
     @torch.no_grad()
-    def __call__(self, fake: torch.Tensor, data) -> dict[str, Any]:
-        fake, finite = self.check_images(fake, data)
+    def score(self, fake, finite, data, space, cache) -> dict[str, Any]:
         if self.subgroup in ("minority", "majority") and not data.minority:
             return {"partial_recall_note": f"skipped: dataset '{data.name}' has no minority classes"}
-        space = self.space(data)
         mask, name, other = subgroup_mask(data, self.subgroup)
         groups = [(name, mask)] + ([(other, ~mask)] if self.complement else [])
         out: dict[str, Any] = {"partial_recall_feature_space": space.name}
-        gen = finite_outputs(space, fake, finite)
-        radii = generated_radii(space, fake, finite, gen, self.k) if gen.shape[0] > self.k else None
+        gen = cache.finite_outputs(space, fake, finite)
+        radii = generated_radii(cache, space, fake, finite, gen, self.k) if gen.shape[0] > self.k else None
         sizes = {}
         for label, m in groups:
             idx = np.flatnonzero(m)
@@ -66,7 +61,7 @@ class PartialRecall(SpaceMetric):
                 out[f"partial_recall_{label}"] = float("nan")
                 continue
             ref = ReferenceSet(data.x, idx, label, f"subgroup:{self.subgroup}:{label}:{self.max_real}:{self.seed}")
-            real = real_features(space, ref, self.cache_dir)
+            real = cache.real_features(space, ref)
             out[f"partial_recall_{label}"] = float(recall_against(real, gen, radii).double().mean())
         out["partial_recall_sizes"] = sizes
         return out

@@ -21,9 +21,8 @@ import numpy as np
 import torch
 
 from core.errors import require
-from metrics.feature_spaces import derived
-from metrics.image_base import SpaceMetric, check_cache_dir, check_int, check_reference, finite_outputs
-from metrics.reference import real_features, real_statistic, reference_set
+from metrics.features import FeatureCache
+from metrics.image_base import ReferenceMetric, check_int
 
 __all__ = ["PrecisionRecall", "generated_radii", "kth_neighbour_distances", "prdc", "recall_against"]
 
@@ -83,48 +82,41 @@ def prdc(real: torch.Tensor, fake: torch.Tensor, k: int = 3, real_radii: torch.T
     }
 
 
-def generated_radii(space, fake: torch.Tensor, finite: np.ndarray, gen: torch.Tensor, k: int) -> torch.Tensor:
+def generated_radii(cache: FeatureCache, space, fake: torch.Tensor, finite: np.ndarray, gen: torch.Tensor,
+                    k: int) -> torch.Tensor:
     """k-NN radii of the generated features, computed once per batch for P/R/D/C and partial recall."""
     tag = "all" if finite.all() else hashlib.sha1(np.packbits(finite).tobytes()).hexdigest()
-    return derived(space, fake, f"knn{k}:{tag}", lambda: kth_neighbour_distances(gen, k))
+    return cache.derived(space, fake, f"knn{k}:{tag}", lambda: kth_neighbour_distances(gen, k))
 
 
-class PrecisionRecall(SpaceMetric):
-    """``PrecisionRecall(k=3, reference="train", reference_size=10000)(fake, data)`` -> ``precision``,
+class PrecisionRecall(ReferenceMetric):
+    """``PrecisionRecall(k=3, reference="train", reference_size=10000)(fake, data, cache)`` -> ``precision``,
     ``recall``, ``density``, ``coverage``, ``prdc_feature_space`` and ``prdc_reference``.
 
     Dia-GAN: k = 3 on 10k real and 10k generated Inception features; the real set is a random subset of
     ``reference_size`` training images (``reference=balanced``: an exactly balanced subset).
     """
 
-    label = "precision/recall"
+    name, label = "precision_recall", "precision/recall"
 
-    def __init__(self, k: int = 3, feature_space: str = "auto", reference: str = "train",
-                 reference_size: int | None = 10000, evaluator: Any = None, per_channel: bool | str = "auto",
-                 inception_weights: str | None = None, batch_size: int | None = None,
-                 cache_dir: str | bool | None = None, seed: int = 0) -> None:
-        super().__init__(feature_space, evaluator, per_channel, inception_weights, batch_size)
+    def __init__(self, k: int = 3, reference: str = "train", reference_size: int | None = 10000,
+                 seed: int = 0) -> None:
+        super().__init__(reference, reference_size, seed)
         self.k = check_int(k, "precision_recall.k", 1)
-        self.reference = check_reference(reference, "precision_recall")
-        self.reference_size = check_int(reference_size, "precision_recall.reference_size", 2, optional=True)
-        self.cache_dir = check_cache_dir(cache_dir)
-        self.seed = check_int(seed, "precision_recall.seed", 0)
 
     def __repr__(self) -> str:
-        return f"PrecisionRecall(k={self.k}, feature_space={self.feature_space}, reference={self.reference})"
+        return f"PrecisionRecall(k={self.k}, reference={self.reference})"
 
     @torch.no_grad()
-    def __call__(self, fake: torch.Tensor, data) -> dict[str, Any]:
-        fake, finite = self.check_images(fake, data)
-        space = self.space(data)
-        ref = reference_set(data, self.reference, self.reference_size, self.seed, weighted=False)
+    def score(self, fake, finite, data, space, cache) -> dict[str, Any]:
+        ref = self.reference_images(data, weighted=False)
         out: dict[str, Any] = {"prdc_feature_space": space.name,
                                "prdc_reference": f"{ref.label}, {ref.size} images; k = {self.k}"}
         if finite.sum() <= self.k or ref.size <= self.k:
             return {**{m: float("nan") for m in ("precision", "recall", "density", "coverage")}, **out}
-        real = real_features(space, ref, self.cache_dir)
-        real_radii = real_statistic(space, ref, f"knn{self.k}",
-                                    lambda f, w: {"radii": kth_neighbour_distances(f, self.k).numpy()}, self.cache_dir)
-        gen = finite_outputs(space, fake, finite)
+        real = cache.real_features(space, ref)
+        real_radii = cache.real_statistic(space, ref, f"knn{self.k}",
+                                          lambda f, w: {"radii": kth_neighbour_distances(f, self.k).numpy()})
+        gen = cache.finite_outputs(space, fake, finite)
         return {**prdc(real, gen, self.k, torch.from_numpy(real_radii["radii"]),
-                       generated_radii(space, fake, finite, gen, self.k)), **out}
+                       generated_radii(cache, space, fake, finite, gen, self.k)), **out}

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from core.errors import require
+from core.tensors import to_signed_unit
 from metrics.image_base import ImageMetric, check_int, check_positive
 from metrics.reference import check_subgroup, subgroup_mask
 
@@ -93,19 +94,21 @@ def reconstruction_errors(cae: nn.Module, images: torch.Tensor, batch_size: int 
     out = []
     for s in range(0, images.shape[0], batch_size):
         x = images[s:s + batch_size].to(device)
-        x = x.float().div(127.5).sub(1.0) if x.dtype == torch.uint8 else x.float()
+        x = to_signed_unit(x).float()
         out.append((cae(x) - x).flatten(1).norm(dim=1).div(math.sqrt(h * w)).double().cpu())
     return torch.cat(out).numpy() if out else np.zeros(0)
 
 
 class ReconstructionError(ImageMetric):
-    """``ReconstructionError(subgroup="minority", n_train=50000, epochs=50)(fake, data)``.
+    """``ReconstructionError(subgroup="minority", n_train=50000, epochs=50)(fake, data, cache)`` (no features:
+    ``cache`` is not used).
 
     ``max_real``: score a random subset of that many real images (null: all, as Dia-GAN); ``seed`` fixes the
     CAE's initialisation, the batch order and that subset.
     """
 
     label = "reconstruction error"
+    space = None  # trains its own autoencoder on the generated images
 
     def __init__(self, subgroup: Any = "minority", n_train: int = 50000, epochs: int = 50, batch_size: int = 128,
                  lr: float = 1e-3, eps: float = 1e-7, weight_decay: float = 5e-4, max_real: int | None = None,
@@ -130,8 +133,7 @@ class ReconstructionError(ImageMetric):
     def __repr__(self) -> str:
         return f"ReconstructionError(subgroup={self.subgroup!r}, n_train={self.n_train}, epochs={self.epochs})"
 
-    def __call__(self, fake: torch.Tensor, data) -> dict[str, Any]:
-        fake, finite = self.check_images(fake, data)
+    def score(self, fake, finite, data, space, cache) -> dict[str, Any]:
         train = fake[: self.n_train]
         train = train[torch.as_tensor(finite[: self.n_train], device=train.device)]
         protocol = (f"CAE on {train.shape[0]} generated images, {self.epochs} epochs, batch {self.batch_size}, "

@@ -24,9 +24,10 @@ import time
 
 import torch
 
-from datasets import sources
 from core.errors import ConfigError, require
 from core.files import save_torch
+from datasets import sources
+from evaluators import evaluator_for
 from samplers.base import WeightedSampler
 from samplers.leverage import rls_from_features
 
@@ -69,7 +70,7 @@ class ClassifierRLSSampler(WeightedSampler):
         self.timing: dict[str, float] = {}
 
     def cache_key(self, data, evaluator) -> str:
-        ident = {"data": data.extra.get("fingerprint"), "n": data.n, "evaluator": evaluator.name,
+        ident = {"data": data.images.fingerprint, "n": data.n, "evaluator": evaluator.name,
                  "evaluator_cache": getattr(evaluator, "info", {}).get("cache"),
                  "evaluator_accuracy": round(float(evaluator.accuracy), 6), "k": self.k, "reduction": self.reduction,
                  "n_neighbors": self.n_neighbors, "min_dist": self.min_dist, "metric": self.metric, "seed": self.seed}
@@ -77,11 +78,10 @@ class ClassifierRLSSampler(WeightedSampler):
 
     def embedding(self, data) -> torch.Tensor:
         """The reduced features (n, k) of the training set (cached in the data root)."""
-        from evaluators import evaluator_for
-
-        require(data.extra.get("fingerprint"), f"dataset '{data.name}' carries no fingerprint for the RLS cache")
+        require(data.images is not None and data.images.fingerprint,
+                f"dataset '{data.name}' carries no fingerprint for the RLS cache")
         evaluator = evaluator_for(data)
-        path = sources.modebench_dir(data.extra.get("root"), "rls_class", f"{self.cache_key(data, evaluator)}.pt")
+        path = sources.modebench_dir(data.images.root, "rls_class", f"{self.cache_key(data, evaluator)}.pt")
         if path.exists():
             try:
                 blob = torch.load(path, map_location="cpu", weights_only=True)

@@ -7,7 +7,6 @@ from conftest import compose_run
 from core.errors import DataError
 from data_helpers import TINY_EVALUATOR, shared_root, write_celeba, write_cifar10
 import evaluators
-from evaluators import base as ev_base
 from evaluators.networks import MNISTCNN, CIFARResNet
 
 
@@ -28,23 +27,23 @@ def test_table8_network_shapes():
     assert logits.shape == (2, 10) and features.shape == (2, 16)
 
 
-def test_trained_on_first_use_then_loaded_from_the_cache(tmp_path):
-    evaluators.clear_memo()
-    before = len(ev_base.TRAIN_LOG)
+def test_trained_on_first_use_then_loaded_from_the_cache(tmp_path, monkeypatch):
+    from evaluators import specs
+
     first = tiny_spec().load(None, "cpu", source="mnist5k", root=tmp_path)
-    assert len(ev_base.TRAIN_LOG) == before + 1 and not first.info["loaded_from_cache"]
+    assert not first.info["loaded_from_cache"]
     assert first.accuracy > 0.8 and first.info["test_images"] == 1000
     cached = list((tmp_path / "modebench" / "evaluators").glob("tiny_cnn-*.pt"))
     assert len(cached) == 1
-    evaluators.clear_memo()  # a new process: nothing in memory
-    second = tiny_spec().load(None, "cpu", source="mnist5k", root=tmp_path)
-    assert len(ev_base.TRAIN_LOG) == before + 1 and second.info["loaded_from_cache"]  # not retrained
-    assert second.accuracy == first.accuracy
+    monkeypatch.setattr(specs, "train_network", lambda *a, **k: pytest.fail("retrained"))
+    second = tiny_spec().load(None, "cpu", source="mnist5k", root=tmp_path)  # as a new process would
+    assert second.info["loaded_from_cache"] and second.info["cache"] == str(cached[0])  # not retrained
+    assert second.accuracy == first.accuracy and second.fingerprint == first.fingerprint
     x = torch.randint(0, 256, (7, 1, 28, 28), dtype=torch.uint8)
     assert torch.allclose(first.logits(x), second.logits(x), atol=1e-5)
-    evaluators.clear_memo()
+    monkeypatch.undo()
     other = tiny_spec(seed=1).load(None, "cpu", source="mnist5k", root=tmp_path)  # another seed: another key
-    assert len(ev_base.TRAIN_LOG) == before + 2 and not other.info["loaded_from_cache"]
+    assert not other.info["loaded_from_cache"] and other.fingerprint != first.fingerprint
 
 
 def test_interface_accepts_other_sizes_and_channels(tmp_path):
@@ -74,13 +73,16 @@ def test_dataset_evaluator_and_class_mapping():
     cfg, _ = compose_run(["dataset=mnist012_unbalanced", f"data.root={shared_root()}", *TINY_EVALUATOR])
     data = instantiate(cfg.dataset).load()
     ev = evaluators.evaluator_for(data)
+    assert evaluators.evaluator_for(data) is ev  # loaded once, kept by the bundle
     labels = evaluators.dataset_labels(data, data.x[:200])
     pred = ev.predict(data.x[:200])
     expected = torch.where(pred <= 2, pred, torch.full_like(pred, -1))
     assert torch.equal(labels, expected)
-    # the image metrics find the same evaluator through data.extra['evaluator'] and use its class map
+    # the image metrics classify with the same evaluator (the bundle's) and use the dataset's class map
     from metrics.class_counts import ClassCounts
+    from metrics.features import FeatureExtractor
 
+    assert FeatureExtractor().classifier_for(data).evaluator is ev
     out = ClassCounts()(data.as_float(data.x), data)
     assert out["evaluator"] == "mnist_cnn" and out["evaluator_accuracy"] == pytest.approx(ev.accuracy)
     assert sum(out["class_counts"]) + out["other_count"] == data.n and out["class_counts"][0] > 400
@@ -129,7 +131,7 @@ def test_cifar_resnet_trains_small_on_test_files(tmp_path, monkeypatch):
                                      val_fraction=0.0, augment="crop_flip", floor=0.0)
     ev = spec.load(None, "cpu", source="torchvision", root=tmp_path)
     assert ev.num_classes == 10 and ev.info["test_images"] == 20 and ev.features(torch.zeros(2, 3, 32, 32)).shape == (2, 16)
-    evaluators.clear_memo()
+    assert not ev.info["loaded_from_cache"]
     assert spec.load(None, "cpu", source="torchvision", root=tmp_path).info["loaded_from_cache"]
 
 
@@ -146,10 +148,10 @@ def test_celeba_attribute_classifier_small_on_test_files(tmp_path, monkeypatch):
     assert ev.info["per_attribute"] is not None and 0 <= ev.info["balanced_accuracy"] <= 1
     labels = evaluators.dataset_labels(data, data.x)
     assert labels.shape == (data.n,) and set(labels.tolist()) <= {0, 1}
-    view = data.extra["evaluator"](data)  # what the image metrics use: the dataset attribute as two classes
+    view = evaluators.dataset_view(ev, data)  # what the image metrics use: the dataset attribute as two classes
     assert isinstance(view, evaluators.AttributeView) and view.logits(data.x[:3]).shape == (3, 2)
     names = data.extra["attribute_names"]
-    assert torch.equal(data.extra["subgroups"]["Male"], data.extra["attributes"][:, names.index("Male")].bool())
+    assert torch.equal(data.images.subgroups["Male"], data.extra["attributes"][:, names.index("Male")].bool())
 
 
 def test_image_metrics_prepare_their_evaluator_before_training():
@@ -158,7 +160,7 @@ def test_image_metrics_prepare_their_evaluator_before_training():
     from engine.evaluation import Evaluator
 
     low = [o for o in TINY_EVALUATOR if not o.startswith("dataset.evaluator.floor")]
-    cfg, _ = compose_run(["dataset=mnist012_unbalanced", "metrics=images_fast", "metrics.feature_space=classifier",
+    cfg, _ = compose_run(["dataset=mnist012_unbalanced", "metrics=images_fast", "metrics.features.space=classifier",
                           f"data.root={shared_root()}", *low, "dataset.evaluator.floor=0.999"])
     data = instantiate(cfg.dataset).load()
     with pytest.raises(DataError, match="below its floor 0.9990"):

@@ -5,7 +5,8 @@ from hydra.utils import instantiate
 
 from conftest import compose_run
 from datasets import sources
-from datasets.images import ClassImageDataset, convert_channels, resize_images
+from datasets.images import ClassImageDataset
+from datasets.transforms import convert_channels, resize_images
 from core.errors import ConfigError
 from data_helpers import shared_root, write_celeba, write_cifar10, write_mnist_like
 
@@ -18,7 +19,7 @@ def load(name, *overrides, root=None):
 def check_metadata(b):
     k = b.num_modes
     counts = torch.bincount(b.labels, minlength=k)
-    assert b.extra["class_counts"].tolist() == counts.tolist()
+    assert b.images.class_counts.tolist() == counts.tolist()
     assert torch.allclose(b.observed_weights.double(), counts.double() / b.n, atol=1e-7)
     assert abs(float(b.target_weights.sum()) - 1) < 1e-6
     expected = (b.target_weights.double() / b.observed_weights.double().clamp_min(1e-30))[b.labels]
@@ -30,37 +31,37 @@ def check_metadata(b):
 def test_mnist012_unbalanced_proportions():
     b = load("mnist012_unbalanced")
     check_metadata(b)
-    assert b.extra["class_counts"].tolist() == [500, 500, 25] and b.n == 1025
+    assert b.images.class_counts.tolist() == [500, 500, 25] and b.n == 1025
     assert b.minority == (2,) and b.x.shape[1:] == (1, 28, 28)
-    assert torch.equal(b.extra["source_labels"], b.labels)  # classes 0, 1, 2 are digits 0, 1, 2
+    assert torch.equal(b.images.source_labels, b.labels)  # classes 0, 1, 2 are digits 0, 1, 2
     assert b.target_weights.tolist() == pytest.approx([1 / 3] * 3)
     assert b.importance_weights[b.labels == 2][0] == pytest.approx((1 / 3) / (25 / 1025), rel=1e-5)
-    assert b.extra["evaluator_class_map"].tolist() == [0, 1, 2] + [-1] * 7
-    assert b.extra["source"] == "mnist5k"
+    assert b.images.evaluator_class_map.tolist() == [0, 1, 2] + [-1] * 7
+    assert b.images.source == "mnist5k"
 
 
 def test_mnist_unbalanced_proportions():
     b = load("mnist_unbalanced")
     check_metadata(b)
-    assert b.extra["class_counts"].tolist() == [25] * 5 + [500] * 5 and b.minority == (0, 1, 2, 3, 4)
+    assert b.images.class_counts.tolist() == [25] * 5 + [500] * 5 and b.minority == (0, 1, 2, 3, 4)
 
 
 def test_mnist_and_mnist2_and_mnist5():
     full = load("mnist")
     check_metadata(full)
-    assert full.n == 5000 and full.extra["class_counts"].tolist() == [500] * 10
+    assert full.n == 5000 and full.images.class_counts.tolist() == [500] * 10
     two = load("mnist2")
-    assert two.extra["class_counts"].tolist() == [500, 55] and two.minority == (1,)
-    assert set(two.extra["source_labels"][two.labels == 0].tolist()) == {3}
+    assert two.images.class_counts.tolist() == [500, 55] and two.minority == (1,)
+    assert set(two.images.source_labels[two.labels == 0].tolist()) == {3}
     ratio = load("mnist2", "dataset.weights=[0.5,0.5]", "dataset.classes=[0,4]")
-    assert ratio.extra["class_counts"].tolist() == [500, 500]
+    assert ratio.images.class_counts.tolist() == [500, 500]
     five = load("mnist5")
     check_metadata(five)
-    assert five.extra["class_counts"].tolist() == [1500, 500, 2000, 500, 500]
+    assert five.images.class_counts.tolist() == [1500, 500, 2000, 500, 500]
     assert torch.allclose(five.target_weights, five.observed_weights)  # NEMGAN: match the natural priors
-    assert five.extra["evaluator_class_map"].tolist() == [4, 2, 1, 0, 2, 0, 3, 2, 0, 2]
+    assert five.images.evaluator_class_map.tolist() == [4, 2, 1, 0, 2, 0, 3, 2, 0, 2]
     for c, digits in enumerate([[3, 5, 8], [2], [1, 4, 7, 9], [6], [0]]):
-        assert set(five.extra["source_labels"][five.labels == c].tolist()) == set(digits)
+        assert set(five.images.source_labels[five.labels == c].tolist()) == set(digits)
 
 
 def test_exact_proportions_rule_on_the_real_mnist_class_sizes():
@@ -84,18 +85,18 @@ def test_size_channels_and_data_seed():
     assert torch.equal(b.x, again.x)
     other = load("mnist012_unbalanced", "dataset.data_seed=1")
     same_seed = load("mnist012_unbalanced")
-    assert not torch.equal(other.extra["indices"], same_seed.extra["indices"])
-    assert other.extra["fingerprint"] != same_seed.extra["fingerprint"]
+    assert not torch.equal(other.images.indices, same_seed.images.indices)
+    assert other.images.fingerprint != same_seed.images.fingerprint
 
 
 def test_stacked_mnist():
     b = load("stacked_mnist", "dataset.n=3000")
     check_metadata(b)
     assert b.x.shape == (3000, 3, 28, 28) and b.num_modes == 1000
-    d = b.extra["digits"]
+    d = b.images.source_labels
     assert torch.equal(b.labels, 100 * d[:, 0] + 10 * d[:, 1] + d[:, 2])
     base = sources.load_mnist5k(shared_root())
-    idx = b.extra["indices"]
+    idx = b.images.indices
     for c in range(3):
         assert torch.equal(b.x[:, c], base["x"][idx[:, c], 0]) and torch.equal(d[:, c], base["y"][idx[:, c]])
     assert b.target_weights.tolist() == pytest.approx([1e-3] * 1000)
@@ -104,31 +105,34 @@ def test_stacked_mnist():
 def test_colored_mnist():
     b = load("colored_mnist")
     check_metadata(b)
-    assert b.x.shape == (5000, 3, 32, 32) and b.extra["class_counts"].tolist() == [4950, 50] and b.minority == (1,)
+    assert b.x.shape == (5000, 3, 32, 32) and b.images.class_counts.tolist() == [4950, 50] and b.minority == (1,)
     red, green = b.x[b.labels == 0], b.x[b.labels == 1]
     assert red[:, 1:].max() == 0 and red[:, 0].max() == 255
     assert green[:, 0].max() == 0 and green[:, 2].max() == 0 and green[:, 1].max() == 255
-    assert load("colored_mnist", "dataset.major_ratio=0.9", "dataset.n=1000").extra["class_counts"].tolist() == [900, 100]
+    assert load("colored_mnist", "dataset.major_ratio=0.9", "dataset.n=1000").images.class_counts.tolist() == [900, 100]
 
 
 def test_rumi_splits():
     few = load("rumi_mnist")
     check_metadata(few)
-    counts = few.extra["class_counts"].tolist()
+    counts = few.images.class_counts.tolist()
     assert counts[5] == 200 and all(c == 500 for i, c in enumerate(counts) if i != 5) and few.minority == (5,)
-    pos, neg = few.extra["positive_indices"], few.extra["negative_indices"]
+    pos, neg = few.positive_indices, few.negative_indices
     assert set(few.labels[pos].tolist()) == {5} and 5 not in set(few.labels[neg].tolist())
     assert pos.numel() + neg.numel() == few.n
     assert few.target_weights[5] == pytest.approx(1.0)  # target: the positives
     base = sources.load_mnist5k(shared_root())
     fives = (base["y"] == 5).nonzero().squeeze(1)[:200]  # the first 200 fives in file order
-    assert set(few.extra["indices"][pos].tolist()) == set(fives.tolist())
+    assert set(few.images.indices[pos].tolist()) == set(fives.tolist())
     overlap = load("rumi_mnist", "dataset.partition=overlap")
-    p = set(overlap.labels[overlap.extra["positive_indices"]].tolist())
-    q = set(overlap.labels[overlap.extra["negative_indices"]].tolist())
+    p = set(overlap.labels[overlap.positive_indices].tolist())
+    q = set(overlap.labels[overlap.negative_indices].tolist())
     assert p == {1, 2, 4, 5, 7, 9} and q == {0, 2, 3, 6, 8, 9} and overlap.n == 5000
+    masks = overlap.images.subgroups  # the split as the metrics' subgroups: the images of 2 and 9 are in both
+    assert torch.equal(masks["positive"].nonzero().squeeze(1), overlap.positive_indices)
+    assert torch.equal(masks["positive"] & masks["negative"], torch.isin(overlap.labels, torch.tensor([2, 9])))
     even = load("rumi_mnist", "dataset.partition=even", "dataset.target=balanced")
-    assert set(even.labels[even.extra["positive_indices"]].tolist()) == {0, 2, 4, 6, 8}
+    assert set(even.labels[even.positive_indices].tolist()) == {0, 2, 4, 6, 8}
     assert even.target_weights.tolist() == pytest.approx([0.1] * 10)
 
 
@@ -157,11 +161,11 @@ def test_fmnist5_and_mnist_fmnist_on_test_files(tmp_path, monkeypatch):
                      monkeypatch=monkeypatch)
     f5 = load("fmnist5", root=tmp_path)
     check_metadata(f5)
-    assert f5.extra["source"] == "torchvision"
-    assert f5.extra["class_counts"].tolist() == [12 + 22 + 32, 16, 30 + 15 + 18, 20 + 25, 10]
+    assert f5.images.source == "torchvision"
+    assert f5.images.class_counts.tolist() == [12 + 22 + 32, 16, 30 + 15 + 18, 20 + 25, 10]
     mf = load("mnist_fmnist", "dataset.n=200", root=tmp_path)
     check_metadata(mf)
-    assert mf.x.shape == (200, 1, 32, 32) and mf.extra["class_counts"].tolist() == [180, 20]
+    assert mf.x.shape == (200, 1, 32, 32) and mf.images.class_counts.tolist() == [180, 20]
     mnist = sources.load_mnist_like("mnist", tmp_path)
     fmnist = sources.load_mnist_like("fmnist", tmp_path)
     i_m = (mf.labels == 0).nonzero()[0].item()
@@ -174,39 +178,39 @@ def test_mnist_from_torchvision_files_uses_all_training_images(tmp_path, monkeyp
     write_mnist_like(tmp_path, "mnist", per_class_train=[30, 40, 35, 30, 30, 30, 30, 30, 30, 30],
                      monkeypatch=monkeypatch)
     b = load("mnist012_unbalanced", root=tmp_path)
-    assert b.extra["source"] == "torchvision"
+    assert b.images.source == "torchvision"
     # exact 1 : 1 : 0.05 -> n = floor(30 / (1 / 2.05)) = 61 -> 30, 30, 1 (largest remainders)
-    assert b.extra["class_counts"].tolist() == [30, 30, 1]
+    assert b.images.class_counts.tolist() == [30, 30, 1]
 
 
 def test_cifar10_derived_sets_on_test_files(tmp_path, monkeypatch):
     write_cifar10(tmp_path, per_class_train=40, monkeypatch=monkeypatch)
     c06 = load("cifar10_06", root=tmp_path)
     check_metadata(c06)
-    assert c06.x.shape[1:] == (3, 32, 32) and c06.extra["class_counts"].tolist() == [2, 40] and c06.minority == (0,)
-    assert c06.extra["class_names"] == ["airplane", "frog"]
+    assert c06.x.shape[1:] == (3, 32, 32) and c06.images.class_counts.tolist() == [2, 40] and c06.minority == (0,)
+    assert c06.images.class_names == ["airplane", "frog"]
     c016 = load("cifar10_016", root=tmp_path)
-    assert c016.extra["class_counts"].tolist() == [40, 40, 2] and c016.minority == (2,)
+    assert c016.images.class_counts.tolist() == [40, 40, 2] and c016.minority == (2,)
     full = load("cifar10", root=tmp_path)
-    assert full.n == 400 and full.extra["class_counts"].tolist() == [40] * 10
+    assert full.n == 400 and full.images.class_counts.tolist() == [40] * 10
     rumi = load("rumi_cifar10", "dataset.num_few=5", root=tmp_path)
     check_metadata(rumi)
-    assert rumi.extra["class_counts"][7] == 5 and rumi.minority == (7,)
-    assert set(rumi.labels[rumi.extra["positive_indices"]].tolist()) == {7}
+    assert rumi.images.class_counts[7] == 5 and rumi.minority == (7,)
+    assert set(rumi.labels[rumi.positive_indices].tolist()) == {7}
 
 
 def test_celeba_and_rumi_female_minority_on_test_files(tmp_path, monkeypatch):
     write_celeba(tmp_path, n=50, monkeypatch=monkeypatch)
     b = load("celeba", root=tmp_path)
     check_metadata(b)
-    assert b.x.shape == (40, 3, 64, 64) and b.extra["attribute"] == "Bald"
-    assert b.extra["class_counts"].tolist() == [32, 8] and b.minority == (1,)
+    assert b.x.shape == (40, 3, 64, 64) and b.images.attribute == "Bald"
+    assert b.images.class_counts.tolist() == [32, 8] and b.minority == (1,)
     assert torch.allclose(b.target_weights, b.observed_weights)
     assert b.extra["attributes"].shape == (40, 40)
     rumi = load("rumi_celeba", "dataset.minority_keep=0.25", root=tmp_path)
     check_metadata(rumi)
-    assert rumi.extra["class_counts"].tolist() == [5, 20]  # 20 women in the train split, a quarter kept
-    assert set(rumi.labels[rumi.extra["positive_indices"]].tolist()) == {0}
+    assert rumi.images.class_counts.tolist() == [5, 20]  # 20 women in the train split, a quarter kept
+    assert set(rumi.labels[rumi.positive_indices].tolist()) == {0}
     assert rumi.target_weights.tolist() == pytest.approx([1.0, 0.0])
 
 

@@ -29,7 +29,7 @@ class _Seen:
         self.final_only = final_only
         self.seen = []
 
-    def __call__(self, fake, data):
+    def __call__(self, fake, data, cache=None):
         self.seen.append(fake.shape[0])
         return {}
 
@@ -48,12 +48,9 @@ def test_evaluator_draws_the_largest_request_and_skips_final_only_metrics_period
 def test_every_image_metric_runs_through_the_evaluator_and_records_json(tmp_path):
     import json
 
-    from metrics import feature_spaces, reference
-
-    feature_spaces.clear_caches()
-    reference.clear_real_cache()
-    cfg, _ = compose_run(["metrics=images_fast", "metrics.feature_space=classifier", "metrics.n_samples=150",
-                          "metrics.evaluator=image_helpers.TinyEvaluator", f"metrics.cache_dir={tmp_path}",
+    cfg, _ = compose_run(["metrics=images_fast", "metrics.features.space=classifier", "metrics.n_samples=150",
+                          "metrics.features.evaluator={_target_:image_helpers.TinySpec}",
+                          f"metrics.features.cache_dir={tmp_path}",
                           "metrics.kid.subset_size=50", "metrics.clustering.n_init=1",
                           "metrics.reconstruction.n_train=200", "metrics.reconstruction.epochs=1"])
     evaluator = Evaluator(cfg.metrics)
@@ -72,8 +69,12 @@ def test_every_image_metric_runs_through_the_evaluator_and_records_json(tmp_path
         assert key in record, key
     assert record["fid_feature_space"] == record["kid_feature_space"] == record["prdc_feature_space"] == "tiny_cnn"
     assert sum(record["class_counts"]) + record["other_count"] == 150
+    network = evaluator.features.evaluator.evaluator
+    real_passes = network.calls["features"] - 150  # the generated batch once (its features are shared)
     periodic, _, _ = evaluator(Method(), data, torch.Generator().manual_seed(0), final=False)
     assert "re_all" not in periodic[0] and "fcd" in periodic[0]
+    # a later evaluation computes its own batch's features; the real reference statistics are the run's
+    assert network.calls["features"] == 150 + real_passes + 150 and evaluator.features.evaluator.loads == 1
 
 
 def test_image_metrics_with_toy_data_stop_before_training():
@@ -84,14 +85,17 @@ def test_image_metrics_with_toy_data_stop_before_training():
 
 @pytest.mark.parametrize("option", ["images", "images_fast", "images_stacked"])
 def test_image_metric_configs_compose_and_instantiate(option):
-    cfg, choices = compose_run([f"metrics={option}", "metrics.feature_space=classifier",
-                                "metrics.evaluator=image_helpers.TinyEvaluator"])
+    cfg, choices = compose_run([f"metrics={option}", "metrics.features.space=classifier",
+                                "+evaluator@metrics.features.evaluator=mnist_cnn"])
     evaluator = Evaluator(cfg.metrics)
     assert choices["metrics"] == option
-    for name in ("fid", "kid", "inception_score", "precision_recall", "partial_recall"):
-        assert evaluator.metrics[name].feature_space == "classifier"  # one override reaches every metric
-        assert evaluator.metrics[name].evaluator == "image_helpers.TinyEvaluator"
-    assert evaluator.metrics["class_counts"].evaluator == "image_helpers.TinyEvaluator"
+    # one feature extractor for every metric: one override changes them all, no metric node repeats it
+    assert evaluator.features.space == "classifier" and evaluator.features.evaluator.name == "mnist_cnn"
+    assert evaluator.features.per_channel == (True if option == "images_stacked" else "auto")
+    assert "features" not in evaluator.metrics
+    for name, node in cfg.metrics.items():
+        if name != "features" and OmegaConf.is_dict(node):
+            assert not {"feature_space", "evaluator", "per_channel", "inception_weights", "cache_dir"} & set(node)
     assert ("clustering" in evaluator.metrics) == (option != "images_stacked")
 
 
@@ -102,7 +106,7 @@ def test_image_metrics_default_to_the_papers_budgets():
     assert (m["reconstruction"].n_train, m["reconstruction"].epochs, m["reconstruction"].batch_size) == (50000, 50, 128)
     assert m["precision_recall"].k == m["partial_recall"].k == 3 and m["precision_recall"].reference_size == 10000
     assert m["fid"].reference == "balanced" and (m["kid"].subsets, m["kid"].subset_size) == (100, 1000)
-    assert m["inception_score"].splits == 10 and m["fid"].feature_space == "auto"
+    assert m["inception_score"].splits == 10 and Evaluator(cfg.metrics).features.space == "auto"
 
 
 def test_image_runs_save_sample_grids_and_class_histograms(tmp_path):

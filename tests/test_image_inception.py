@@ -6,11 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from image_helpers import TinyEvaluator, fresh_caches, image_bundle  # noqa: F401 (fresh_caches: autouse fixture)
+from image_helpers import TinyEvaluator, image_bundle, write_random_inception_weights
 
 from core.errors import ConfigError
 from metrics import feature_spaces
-from metrics.feature_spaces import ClassifierSpace, InceptionSpace, select_space, write_random_inception_weights
+from metrics.feature_spaces import ClassifierSpace, InceptionSpace
+from metrics.features import FeatureCache, FeatureExtractor
 from metrics.fid import FID
 from metrics.inception_score import InceptionScore
 from metrics.kid import KID
@@ -38,11 +39,13 @@ def test_inception_metrics_equal_torch_fidelity_with_the_same_weights_file(weigh
 
     data = image_bundle(n=12, shape=(1, 12, 12), evaluator=TinyEvaluator(), seed=1)
     fake = torch.rand(12, 1, 12, 12, generator=torch.Generator().manual_seed(2)) * 2 - 1
-    common = dict(feature_space="inception", inception_weights=str(weights), batch_size=12)
-    fid = FID(reference="train", cache_dir=str(tmp_path), **common)(fake, data)
-    kid = KID(reference="train", subsets=3, subset_size=8, seed=2020, cache_dir=str(tmp_path), **common)(fake, data)
-    isc = InceptionScore(splits=3, **common)(fake, data)
-    prdc = PrecisionRecall(k=3, reference="train", cache_dir=str(tmp_path), **common)(fake, data)
+    extractor = FeatureExtractor(space="inception", inception_weights=str(weights), batch_size=12,
+                                 cache_dir=str(tmp_path))
+    cache = FeatureCache(extractor)
+    fid = FID(reference="train")(fake, data, cache)
+    kid = KID(reference="train", subsets=3, subset_size=8, seed=2020)(fake, data, cache)
+    isc = InceptionScore(splits=3)(fake, data, cache)
+    prdc = PrecisionRecall(k=3, reference="train")(fake, data, cache)
     assert fid["fid_feature_space"] == kid["kid_feature_space"] == isc["is_feature_space"] == "inception-v3-compat"
     assert prdc["prdc_feature_space"] == "inception-v3-compat"
     assert {"fid", "kid", "kid_std", "is", "is_std", "precision"} <= set(fid) | set(kid) | set(isc) | set(prdc)
@@ -58,8 +61,8 @@ def test_inception_metrics_equal_torch_fidelity_with_the_same_weights_file(weigh
     assert isc["is"] == pytest.approx(ref["inception_score_mean"], rel=1e-5)
     assert kid["kid"] == pytest.approx(ref["kernel_inception_distance_mean"], rel=1e-4, abs=1e-8)
     assert fid["fid"] > 0
-    # a set against itself (the reference statistics now come from the cache)
-    self_fid = FID(reference="train", cache_dir=str(tmp_path), **common)(data.x, data)["fid"]
+    # a set against itself (the reference statistics now come from the run's store)
+    self_fid = FID(reference="train")(data.x, data, FeatureCache(extractor))["fid"]
     assert abs(self_fid) < 1e-6 * fid["fid"]
 
 
@@ -67,21 +70,22 @@ def test_auto_uses_inception_only_when_weights_are_on_this_machine(weights, tmp_
     data = image_bundle(n=10, evaluator=TinyEvaluator())
     monkeypatch.delenv(feature_spaces.INCEPTION_ENV, raising=False)
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "empty_hub"))
-    assert isinstance(select_space("auto", data), ClassifierSpace)
+    select_space = lambda space, **kw: FeatureExtractor(space=space, **kw).space_for(data)  # a new run each time
+    assert isinstance(select_space("auto"), ClassifierSpace)
     with pytest.raises(ConfigError, match="no Inception weights"):
-        select_space("inception", data)
+        select_space("inception")
     with pytest.raises(ConfigError, match="not a file"):
-        select_space("auto", data, inception_weights=str(tmp_path / "missing.pth"))
+        select_space("auto", inception_weights=str(tmp_path / "missing.pth"))
     monkeypatch.setenv(feature_spaces.INCEPTION_ENV, str(weights))
-    assert isinstance(select_space("auto", data), InceptionSpace)
-    assert isinstance(select_space("classifier", data), ClassifierSpace)
+    assert isinstance(select_space("auto"), InceptionSpace)
+    assert isinstance(select_space("classifier"), ClassifierSpace)
     # torch-fidelity's own download cache is found too
     monkeypatch.delenv(feature_spaces.INCEPTION_ENV)
     cached = tmp_path / "hub" / "checkpoints" / "weights-inception-2015-12-05-6726825d.pth"
     cached.parent.mkdir(parents=True)
     cached.symlink_to(weights)
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
-    space = select_space("auto", data)
+    space = select_space("auto")
     assert isinstance(space, InceptionSpace) and space.weights_path == str(cached)
 
 

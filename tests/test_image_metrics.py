@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 import scipy.linalg
 import torch
-from image_helpers import (IntensityEvaluator, TinyEvaluator, fresh_caches, image_bundle,  # noqa: F401 (fixture)
-                           intensity_images)
+from image_helpers import Given, IntensityEvaluator, TinyEvaluator, image_bundle, intensity_images, memory_cache
 
 from core.errors import ConfigError, DataError
-from metrics import feature_spaces, reference
+from metrics import reference
 from metrics.class_counts import ClassCounts
 from metrics.clustering import (Clustering, adjusted_rand_index, cluster_accuracy, cluster_purity,
                                 normalized_mutual_info)
+from metrics.features import FeatureCache, FeatureExtractor
 from metrics.fid import (FID, frechet_distance, frechet_distance_to_reference, gaussian_statistics,
                          reference_statistics)
 from metrics.inception_score import InceptionScore
@@ -86,7 +86,7 @@ def test_fcd_metric_equals_a_direct_scipy_computation_in_the_evaluator_space():
     ev = TinyEvaluator()
     data = image_bundle(n=400, evaluator=ev)
     fake = torch.rand(300, 1, 8, 8, generator=torch.Generator().manual_seed(5)) * 2 - 1
-    out = FID(reference="train", cache_dir=False)(fake, data)
+    out = FID(reference="train")(fake, data, memory_cache())
     with torch.no_grad():
         a = ev.features(fake).double().numpy()
         b = ev.features(data.as_float(data.x)).double().numpy()
@@ -98,7 +98,7 @@ def test_fcd_metric_equals_a_direct_scipy_computation_in_the_evaluator_space():
 
 def test_fcd_of_the_training_set_against_itself_is_zero():
     data = image_bundle(n=400, evaluator=TinyEvaluator(), uint8=False)
-    out = FID(reference="train", cache_dir=False)(data.x, data)
+    out = FID(reference="train")(data.x, data, memory_cache())
     assert abs(out["fcd"]) < 1e-8
 
 
@@ -110,7 +110,7 @@ def test_balanced_reference_reweights_classes_to_the_target():
     per_class = np.bincount(labels, weights=ref.weights, minlength=3)
     np.testing.assert_allclose(per_class, [1 / 3] * 3, rtol=1e-12)
     fake = torch.rand(100, 1, 8, 8, generator=torch.Generator().manual_seed(1)) * 2 - 1
-    out = FID(reference="balanced", cache_dir=False)(fake, data)
+    out = FID(reference="balanced")(fake, data, memory_cache())
     with torch.no_grad():
         a = ev.features(fake).double().numpy()
         b = ev.features(data.as_float(data.x)).double().numpy()
@@ -119,7 +119,7 @@ def test_balanced_reference_reweights_classes_to_the_target():
     assert out["fcd"] == pytest.approx(ours, rel=1e-6, abs=1e-9)
     assert out["fid_reference"].startswith("balanced (class-reweighted")
     # the train reference gives another number: the reference set matters and is recorded
-    assert FID(reference="train", cache_dir=False)(fake, data)["fcd"] != pytest.approx(out["fcd"], rel=1e-3)
+    assert FID(reference="train")(fake, data, memory_cache())["fcd"] != pytest.approx(out["fcd"], rel=1e-3)
 
 
 def test_balanced_sample_reference_is_exactly_balanced_and_prefers_the_datasets_balanced_set():
@@ -127,7 +127,7 @@ def test_balanced_sample_reference_is_exactly_balanced_and_prefers_the_datasets_
     ref = reference.reference_set(data, "balanced", None, weighted=False)
     assert ref.size == 60 and ref.weights is None  # 20 per class: limited by the rarest class
     balanced = torch.zeros(90, 1, 8, 8, dtype=torch.uint8)
-    data.extra["balanced_x"] = balanced
+    data.images.balanced_x = balanced
     ref = reference.reference_set(data, "balanced", 50, weighted=True)
     assert ref.size == 50 and ref.weights is None and "balanced_x" in ref.label
 
@@ -142,26 +142,36 @@ def test_reference_statistics_are_cached_on_disk_and_reused(tmp_path):
     ev = TinyEvaluator()
     data = image_bundle(n=300, evaluator=ev)
     fake = torch.rand(100, 1, 8, 8) * 2 - 1
-    first = FID(reference="train", cache_dir=str(tmp_path))(fake, data)
+    run = lambda: memory_cache(cache_dir=str(tmp_path))  # a new run: nothing in memory
+    first = FID(reference="train")(fake, data, run())
     assert len(list(tmp_path.glob("fid_stats-*.npz"))) == 1
-    feature_spaces.clear_caches()
-    reference.clear_real_cache()
     ev.calls["features"] = 0
-    second = FID(reference="train", cache_dir=str(tmp_path))(fake, data)
+    second = FID(reference="train")(fake, data, run())
     assert ev.calls["features"] == 100  # only the generated images: the real statistics came from disk
     assert second["fcd"] == pytest.approx(first["fcd"], rel=1e-12)
     cached = next(tmp_path.glob("fid_stats-*.npz"))
     cached.write_bytes(b"truncated")  # a corrupt file is recomputed and replaced, never half-used
-    reference.clear_real_cache()
-    assert FID(reference="train", cache_dir=str(tmp_path))(fake, data)["fcd"] == pytest.approx(first["fcd"], rel=1e-12)
+    assert FID(reference="train")(fake, data, run())["fcd"] == pytest.approx(first["fcd"], rel=1e-12)
     assert cached.stat().st_size > 1000
     with torch.no_grad():  # other weights, other file
         ev.head.weight.zero_()
         ev.body[0].weight.mul_(2)
-    feature_spaces.clear_caches()
-    reference.clear_real_cache()
-    FID(reference="train", cache_dir=str(tmp_path))(fake, data)
+    FID(reference="train")(fake, data, run())
     assert len(list(tmp_path.glob("fid_stats-*.npz"))) == 2
+
+
+def test_reference_statistics_outlive_an_evaluation_in_the_runs_extractor():
+    ev = TinyEvaluator()
+    data = image_bundle(n=300, evaluator=ev)
+    extractor = FeatureExtractor(cache_dir=False)  # memory only: what the run keeps, not a file
+    metrics = (FID(reference="train"), PrecisionRecall(reference="train"))
+    for step in range(3):  # three evaluations of the same run, each with its own batch and cache
+        fake = torch.rand(100, 1, 8, 8, generator=torch.Generator().manual_seed(step)) * 2 - 1
+        cache = FeatureCache(extractor)
+        for metric in metrics:
+            metric(fake, data, cache)
+    assert ev.calls["features"] == 300 + 3 * 100  # the real images once, each evaluation's batch once
+    assert data.images.evaluator_spec.loads == 1  # the bundle's evaluator was loaded once, for the whole run
 
 
 # ---------------------------------------------------------------------------------------------- P/R/D/C
@@ -189,7 +199,7 @@ def test_precision_recall_metric_uses_the_evaluator_features():
     ev = TinyEvaluator()
     data = image_bundle(n=250, evaluator=ev)
     fake = torch.rand(200, 1, 8, 8, generator=torch.Generator().manual_seed(3)) * 2 - 1
-    out = PrecisionRecall(k=3, reference="train", reference_size=None, cache_dir=False)(fake, data)
+    out = PrecisionRecall(k=3, reference="train", reference_size=None)(fake, data, memory_cache())
     with torch.no_grad():
         real = ev.features(data.as_float(data.x)).numpy()
         gen = ev.features(fake).numpy()
@@ -205,7 +215,7 @@ def test_partial_recall_matches_brute_force():
     ev = TinyEvaluator(dim=4)
     data = image_bundle(counts=[150, 100, 40], minority=(2,), evaluator=ev)
     fake = torch.rand(120, 1, 8, 8, generator=torch.Generator().manual_seed(4)) * 2 - 1
-    out = PartialRecall(subgroup="minority", k=3, cache_dir=False)(fake, data)
+    out = PartialRecall(subgroup="minority", k=3)(fake, data, memory_cache())
     with torch.no_grad():
         real = ev.features(data.as_float(data.x)).double().numpy()
         gen = ev.features(fake).double().numpy()
@@ -223,20 +233,19 @@ def test_partial_recall_of_a_missing_subgroup_is_low_and_of_a_covered_one_high()
     data = image_bundle(n=300, evaluator=ev, uint8=False)
     data.x = intensity_images(labels, 3, seed=1)
     fake = intensity_images(torch.arange(200) % 2, 3, seed=2)  # classes 0 and 1 only: the minority 2 is missing
-    out = PartialRecall(subgroup=[2], k=3, feature_space="classifier", cache_dir=False)(fake, data)
+    out = PartialRecall(subgroup=[2], k=3)(fake, data, memory_cache(space="classifier"))
     assert out["partial_recall_classes_2"] == 0.0
     assert out["partial_recall_not_classes_2"] > 0.8
 
 
 def test_partial_recall_subgroup_from_a_dataset_mask_and_skipped_without_minority():
-    data = image_bundle(n=120, evaluator=TinyEvaluator(), minority=())
-    data.extra["subgroups"] = {"Bald": (torch.arange(120) % 4 == 0)}
+    data = image_bundle(n=120, evaluator=TinyEvaluator(), minority=(), subgroups={"Bald": torch.arange(120) % 4 == 0})
     fake = torch.rand(60, 1, 8, 8) * 2 - 1
-    out = PartialRecall(subgroup="Bald", cache_dir=False)(fake, data)
+    out = PartialRecall(subgroup="Bald")(fake, data, memory_cache())
     assert out["partial_recall_sizes"] == {"Bald": 30, "not_Bald": 90}
     assert "partial_recall_note" in PartialRecall()(fake, data)
     with pytest.raises(ConfigError, match="subgroups"):
-        PartialRecall(subgroup="Eyeglasses", cache_dir=False)(fake, data)
+        PartialRecall(subgroup="Eyeglasses")(fake, data, memory_cache())
 
 
 # ---------------------------------------------------------------------------------------------- class counts
@@ -267,7 +276,7 @@ def test_class_counts_of_known_classes_and_the_evaluator_class_map():
     out = ClassCounts()(fake, data)  # identity map: evaluator classes 2, 3 are not dataset classes
     assert out["class_counts"] == [50, 30] and out["other_count"] == 20
     assert out["kl_classes"] == pytest.approx(50 / 80 * np.log(50 / 80 / 0.5) + 30 / 80 * np.log(30 / 80 / 0.5))
-    data.extra["evaluator_class_map"] = [-1, -1, 0, 1]  # e.g. mnist2 built from two other digits
+    data.images.evaluator_class_map = [-1, -1, 0, 1]  # e.g. mnist2 built from two other digits
     out = ClassCounts()(fake, data)
     assert out["class_counts"] == [15, 5] and out["other_count"] == 80
 
@@ -285,8 +294,9 @@ def test_stacked_images_are_classified_per_channel_into_k_to_the_c_modes():
     q = np.full(27, 1 / 27)
     p = expected / expected.sum()
     assert out["kl_classes"] == pytest.approx(float(np.sum(p[p > 0] * np.log(p[p > 0] / q[p > 0]))))
+    one_channel = Given(TinyEvaluator(channels=1, classes=27))
     with pytest.raises(ConfigError, match="per_channel"):  # the evaluator takes one channel: a clear error
-        ClassCounts(per_channel=False, evaluator=TinyEvaluator(channels=1, classes=27))(fake, data)
+        ClassCounts()(fake, data, memory_cache(per_channel=False, evaluator=one_channel))
 
 
 def test_nonfinite_images_are_counted_and_left_out():
@@ -296,7 +306,7 @@ def test_nonfinite_images_are_counted_and_left_out():
     fake[:10] = float("nan")
     out = ClassCounts()(fake, data)
     assert sum(out["class_counts"]) == 90 and out["nonfinite_fraction"] == pytest.approx(0.1)
-    assert np.isfinite(FID(reference="train", cache_dir=False)(fake, data)["fcd"])
+    assert np.isfinite(FID(reference="train")(fake, data, memory_cache())["fcd"])
 
 
 def test_classifier_score_equals_torch_fidelity_on_the_evaluator_logits():
@@ -319,7 +329,7 @@ def test_kcd_equals_torch_fidelity_kid_and_is_about_zero_for_the_same_distributi
     ev = TinyEvaluator()
     data = image_bundle(n=600, evaluator=ev, uint8=False)
     fake = data.x[::2].clone()
-    out = KID(reference="train", reference_size=None, subsets=5, subset_size=100, cache_dir=False)(fake, data)
+    out = KID(reference="train", reference_size=None, subsets=5, subset_size=100)(fake, data, memory_cache())
     with torch.no_grad():
         ref = kid_features_to_metric(ev.features(fake), ev.features(data.x), kid_subsets=5, kid_subset_size=100,
                                      rng_seed=2020, verbose=False)
@@ -379,15 +389,18 @@ def test_every_classifier_metric_classifies_the_generated_images_once():
     ev = TinyEvaluator()
     data = image_bundle(n=100, evaluator=ev)
     fake = torch.rand(80, 1, 8, 8) * 2 - 1
-    for metric in (ClassCounts(), FID(reference="train", cache_dir=False), InceptionScore(splits=2),
-                   PrecisionRecall(cache_dir=False), Clustering(n_init=1)):
-        metric(fake, data)
+    cache = memory_cache()  # one evaluation: the metrics share its features
+    for metric in (ClassCounts(), FID(reference="train"), InceptionScore(splits=2), PrecisionRecall(),
+                   Clustering(n_init=1)):
+        metric(fake, data, cache)
     # generated images once per output; real images once (FID's statistics and P/R share the features)
     assert ev.calls["logits"] == 80
     assert ev.calls["features"] == 80 + 100
-    KID(reference="train", subsets=2, subset_size=50, cache_dir=False)(fake, data)
-    PartialRecall(subgroup=[1], cache_dir=False)(fake, data)  # subsets are sliced from the cached features
+    KID(reference="train", subsets=2, subset_size=50)(fake, data, cache)
+    PartialRecall(subgroup=[1])(fake, data, cache)  # subsets are sliced from the cached features
     assert ev.calls["features"] == 80 + 100
+    ClassCounts()(fake, data)  # called without the evaluation's cache: it makes its own and computes again
+    assert ev.calls["logits"] == 2 * 80
 
 
 def test_an_evaluator_with_a_joint_pass_runs_once_per_image_and_gives_the_same_numbers():
@@ -400,39 +413,40 @@ def test_an_evaluator_with_a_joint_pass_runs_once_per_image_and_gives_the_same_n
     fake = torch.rand(80, 1, 8, 8) * 2 - 1
     results = []
     for ev in (TinyEvaluator(), Joint()):
-        feature_spaces.clear_caches()
-        reference.clear_real_cache()
         data = image_bundle(n=100, evaluator=ev)
-        out = {**ClassCounts()(fake, data), **FID(reference="train", cache_dir=False)(fake, data)}
+        cache = memory_cache()
+        out = {**ClassCounts()(fake, data, cache), **FID(reference="train")(fake, data, cache)}
         results.append({k: v for k, v in out.items() if k != "evaluator"})
     assert ev.calls == {"features": 0, "logits": 0, "joint": 180}
     assert results[1]["class_counts"] == results[0]["class_counts"]
     assert results[1]["fcd"] == pytest.approx(results[0]["fcd"], rel=1e-9)
 
 
-def test_evaluator_resolution_order_and_errors():
-    data = image_bundle(n=20, name="unregistered")
+def test_the_metrics_evaluator_is_the_datasets_own_unless_the_features_config_names_one():
+    data = image_bundle(n=20, name="no_evaluator")
     with pytest.raises(ConfigError, match="no evaluator"):
         ClassCounts()(torch.zeros(4, 1, 8, 8), data)
-    feature_spaces.register_evaluator("unregistered", lambda d: IntensityEvaluator(classes=3))
-    try:
-        assert ClassCounts()(torch.zeros(4, 1, 8, 8), data)["evaluator"] == "intensity"
-        # an explicit dotted path wins over the registry
-        out = ClassCounts(evaluator="image_helpers.TinyEvaluator")(torch.zeros(4, 1, 8, 8), data)
-        assert out["evaluator"] == "tiny_cnn"
-    finally:
-        feature_spaces._REGISTRY.pop("unregistered")
-    with pytest.raises(ConfigError, match="cannot import"):
-        ClassCounts(evaluator="no.such.Module")(torch.zeros(4, 1, 8, 8), data)
+    named = Given(IntensityEvaluator(classes=3))
+    assert ClassCounts()(torch.zeros(4, 1, 8, 8), data, memory_cache(evaluator=named))["evaluator"] == "intensity"
+    data = image_bundle(n=20, evaluator=TinyEvaluator())
+    assert ClassCounts()(torch.zeros(4, 1, 8, 8), data)["evaluator"] == "tiny_cnn"  # the dataset's own
+    # a config node wins over the dataset's own, and is loaded once for the extractor's lifetime (the run)
+    extractor = FeatureExtractor(evaluator=named, cache_dir=False)
+    for _ in range(2):
+        assert ClassCounts()(torch.zeros(4, 1, 8, 8), data, FeatureCache(extractor))["evaluator"] == "intensity"
+    assert named.loads == 2  # one per extractor above, not one per call
+    with pytest.raises(ConfigError, match="evaluator config node"):  # no dotted strings resolved at run time
+        FeatureExtractor(evaluator="image_helpers.TinyEvaluator")
 
 
 @pytest.mark.parametrize("make, message", [
-    (lambda: FID(feature_space="fancy"), "feature_space"),
+    (lambda: FeatureExtractor(space="fancy"), "space"),
     (lambda: FID(reference="everything"), "reference"),
     (lambda: PrecisionRecall(k=0), "k"),
     (lambda: KID(subsets=0), "subsets"),
     (lambda: PartialRecall(subgroup=[]), "subgroup"),
-    (lambda: ClassCounts(per_channel="sometimes"), "per_channel"),
+    (lambda: FeatureExtractor(per_channel="sometimes"), "per_channel"),
+    (lambda: FeatureExtractor(cache_dir=3), "cache_dir"),
     (lambda: Clustering(n_clusters=1), "n_clusters"),
 ])
 def test_invalid_fields_are_config_errors(make, message):

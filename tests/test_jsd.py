@@ -7,7 +7,7 @@ import torch
 from scipy.spatial.distance import jensenshannon
 from scipy.stats import chi2
 
-from datasets.mixtures import grid, ring
+from datasets.layouts import grid, ring
 from metrics.jsd import CanonicalJSD, canonical_histogram, jensen_shannon
 from metrics.modes import whitening_factors
 

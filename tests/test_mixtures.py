@@ -14,7 +14,8 @@ from omegaconf import OmegaConf
 from scipy.special import logsumexp
 from scipy.stats import multivariate_normal
 
-from datasets.mixtures import GaussianMixture, apportion, grid, grid_random, mog1d, ring
+from datasets.layouts import grid, grid_random, mog1d, ring
+from datasets.mixtures import GaussianMixture, apportion
 from core.errors import ConfigError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -252,7 +253,7 @@ def test_every_dataset_yaml_is_shipped():
 
 
 MIXTURE_YAMLS = sorted(p for p in glob.glob(os.path.join(CONF, "*.yaml"))
-                       if str(OmegaConf.load(p).get("_target_", "")).startswith("datasets.mixtures."))
+                       if str(OmegaConf.load(p).get("_target_", "")).startswith("datasets.layouts."))
 
 
 def test_toy_yamls_are_found():
