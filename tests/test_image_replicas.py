@@ -24,12 +24,10 @@ CASES = {
 
 
 @pytest.fixture(autouse=True)
-def one_thread_float64():
-    threads, dtype = torch.get_num_threads(), torch.get_default_dtype()
-    torch.set_num_threads(1)
+def float64(one_thread):
+    dtype = torch.get_default_dtype()
     torch.set_default_dtype(torch.float64)
     yield
-    torch.set_num_threads(threads)
     torch.set_default_dtype(dtype)
 
 

@@ -15,12 +15,7 @@ from gans.spectral import largest_singular_value, power_iteration
 from gans.ssgan import SSGAN, RotationLoss, rotate_by_quarter, rotation_labels
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny convolutions: thread hand-offs cost more than they save on a shared CPU
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_power_iteration_converges_to_the_spectral_norm():

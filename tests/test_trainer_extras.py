@@ -16,12 +16,7 @@ from gans.ema import GeneratorEMA
 from gans.method import GANMethod
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_linear_decay_reaches_zero_at_the_last_step():
