@@ -1,6 +1,7 @@
 """Faults on request for the launcher tests, importable by the jobs run.py starts (PYTHONPATH=tests): a GAN method
 (``method._target_=faults.FaultyMethod``) that, at step ``fault_step``, raises when its run folder holds a file
-``explode`` and waits while it holds a file ``hold``. Other folders train as the plain method."""
+``explode`` and waits while it holds a file ``hold`` (having created ``waiting``, so that a test knows it is there).
+Other folders train as the plain method."""
 from __future__ import annotations
 
 import time
@@ -23,5 +24,7 @@ class FaultyMethod(GANMethod):
         folder = Path(HydraConfig.get().runtime.output_dir)
         if (folder / "explode").exists():
             raise RuntimeError(f"injected failure at step {step}")
+        if (folder / "hold").exists():
+            (folder / "waiting").touch()
         while (folder / "hold").exists():
             time.sleep(0.05)

@@ -1,6 +1,7 @@
 """Sweeps on Hydra's launchers: a 4-job multirun in parallel (joblib) and as submitit processes, with records, W&B runs,
 a leaderboard and one injected failure; the same jobs through sweeps.run land in the same folders and are skipped;
-killing the front door never gets one folder trained twice. Budgets are tiny (toy data, 40 steps, 1 seed)."""
+killing the front door never gets one folder trained twice; submitit requeues a job stopped by its time-limit
+signal and the job resumes. Budgets are tiny (toy data, 40 steps, 1 seed)."""
 import json
 import os
 import signal
@@ -81,22 +82,6 @@ def test_a_parallel_sweep_records_every_job_one_failure_and_the_front_door_skips
     assert sweep.main(argv) == 0 and "all 4 jobs are finished: nothing to run" in capfd.readouterr().out
 
 
-def test_submitit_local_runs_each_job_in_a_process_of_its_own(tmp_path, capfd):
-    out = tmp_path / "sweep"
-    overrides = ["method=vanilla,bures", "dataset=ring,grid", *TINY, f"hydra.sweep.dir={out}", "logger=none",
-                 "hydra/launcher=submitit_local", "hydra.launcher.timeout_min=10"]
-    proc = _multirun(overrides)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "4 job(s)" in proc.stdout and "4 trained" in proc.stdout
-    for job in plan_jobs(overrides, multirun=True):
-        record = _records(job)[0]
-        assert record["status"] == "completed" and record["timing"]["steps"] == 40
-    assert len(list((out / ".submitit").glob("*/*_log.out"))) == 4  # one submitit job (and log) per run
-    assert lb.main([str(out), "--metrics", "nb_modes"]) == 0
-    board = capfd.readouterr().out
-    assert board.count("| vanilla |") == 2 and board.count("| bures |") == 2
-
-
 def _wait(condition, timeout=300.0, what="a condition"):
     deadline = time.time() + timeout
     while not condition():
@@ -150,3 +135,39 @@ def test_a_table_job_has_the_same_folder_whichever_way_it_is_started(monkeypatch
         assert sorted(j.run_dir for j in plan_jobs(by_hand, multirun=True)) == sorted(j.run_dir for j in jobs)
     assert sorted(j.run_dir.name for j in sweep.plan(spec, sweep.build_parser().parse_intermixed_args(
         ["rls_table1", "--methods", "vanilla", "--datasets", "ring"]))[0]) == ["vanilla"]
+
+
+def test_submitit_local_runs_each_job_in_a_process_of_its_own_and_requeues_one_stopped_by_its_time_limit(tmp_path,
+                                                                                                       capfd):
+    """Four submitit jobs; one gets USR2 (what SLURM sends a submitit job before its time limit) in the middle of
+    training, under submitit's own handler: the step under way finishes, the checkpoint is written, submitit requeues
+    the job and the requeued job resumes at that step. (That a resumed run ends as an uninterrupted one does:
+    tests/test_preemption.py.)"""
+    out = tmp_path / "sweep"
+    overrides = ["method=vanilla,bures", "dataset=ring,grid", *TINY, f"hydra.sweep.dir={out}", "logger=none",
+                 "hydra/launcher=submitit_local", "hydra.launcher.timeout_min=10"]
+    jobs = {(j.choices["dataset"], j.choices["method"]): j for j in plan_jobs(overrides, multirun=True)}
+    stopped = jobs["ring", "vanilla"]
+    stopped.run_dir.mkdir(parents=True)
+    (stopped.run_dir / "hold").touch()  # it waits at step 10 while this file exists
+    proc = subprocess.Popen([sys.executable, "run.py", "-m", *overrides], cwd=ROOT, env=_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    log = stopped.run_dir / "run.log"
+    _wait(lambda: (stopped.run_dir / "waiting").exists(), what="the job to reach step 10")
+    os.kill(int(json.loads((stopped.run_dir / ".lock").read_text())["pid"]), signal.SIGUSR2)
+    _wait(lambda: "SIGUSR2: stopping after this step" in log.read_text(), what="the trainer to take the signal")
+    (stopped.run_dir / "hold").unlink()
+    printed, _ = proc.communicate(timeout=600)
+    assert proc.returncode == 0, printed[-3000:]
+    assert "4 job(s)" in printed and "4 trained" in printed
+    text = log.read_text()
+    assert "SIGUSR2 after step 11: checkpoint saved" in text and "resuming from step 11" in text
+    submitit_logs = list((out / ".submitit").glob("*/*_log.*"))  # <job id>/<job id>_0_log.{out,err}
+    assert len({p.parent for p in submitit_logs}) == 4  # one submitit job (and logs) per run
+    assert len({p.parent for p in submitit_logs if "Requeued job" in p.read_text()}) == 1  # by submitit's handler
+    for job in jobs.values():
+        record = _records(job)[0]
+        assert record["status"] == "completed" and record["timing"]["steps"] == 40
+    assert lb.main([str(out), "--metrics", "nb_modes"]) == 0
+    board = capfd.readouterr().out
+    assert board.count("| vanilla |") == 2 and board.count("| bures |") == 2

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import QUICK, ROOT, compose_run, interrupt_after
+from conftest import QUICK, ROOT, compose_run, interrupt_after, poison_replica_at
 from core.errors import ConfigError, DamagedFileError
 from core.files import DamagedFileWarning, load_torch, read_json, save_torch
 from engine.records import load_results, save_results
@@ -234,12 +234,7 @@ def _strict(text: str):
 
 
 def test_results_are_standard_json_with_null_for_non_finite_values_and_old_files_still_read(tmp_path, monkeypatch):
-    def poison(self, step):
-        if step == 50:
-            with torch.no_grad():
-                self.G.net.layers[0].weight[1].fill_(float("nan"))
-
-    monkeypatch.setattr(GANMethod, "on_step_end", poison)
+    monkeypatch.setattr(GANMethod, "on_step_end", poison_replica_at(50))
     records = _execute(tmp_path / "run", [*STEPS, "trainer.replicas=2", "trainer.check_every=10"])
     assert [r["status"] for r in records] == ["completed", "diverged"]
     saved = _strict((tmp_path / "run" / "results.json").read_text())["records"]
