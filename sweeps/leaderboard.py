@@ -30,7 +30,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any, Sequence
 
-from core.files import read_json, write_text
+from core.files import read_json, unwritable_reason, write_text
 from sweeps import paper_report
 from sweeps.compare import compare_records
 from sweeps.paper import PaperFormatError, load_paper
@@ -194,6 +194,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """CLI entry point; returns the exit status (0 ok, 1 no records, 2 bad arguments/paths)."""
     args = build_parser().parse_args(argv)
+    problem = unwritable_reason(Path(args.out).absolute().parent) if args.out else None
+    if problem:
+        print(f"error: --out {args.out}: its folder cannot be created ({problem}); choose another prefix",
+              file=sys.stderr)
+        return 2
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", LeaderboardWarning)
         try:
