@@ -68,7 +68,7 @@ def execute(cfg: DictConfig, choices: dict[str, str], run_dir: Path) -> list[dic
                     checkpoint=lambda s: save_checkpoint(run_dir, train_hash, method, s, generator))
         save_checkpoint(run_dir, train_hash, method, state, generator)
         results, fake, eval_seconds = evaluator(method, data, _eval_generator(device, cfg.seed, None))
-        images = run_figures(cfg, run_dir, data, method, fake, results, seeds)
+        images = run_figures(cfg, run_dir, data, method, fake, results, seeds, state.history, state.step)
         logger.log(flatten_replica_metrics(results, seeds), step=state.step)
         logger.log_images(images, step=state.step)
     except BaseException:

@@ -35,11 +35,17 @@ def _ours_text(c: Cell, html_out: bool = False) -> str:
 def _paper_text(c: Cell, html_out: bool = False) -> str:
     if c.paper is None:
         return MISSING
-    return _decorate(f"{_fmt_paper(c.paper[0])} ({_fmt_paper(c.paper[1])})", c.paper_best, c.paper_star, None, html_out)
+    return _decorate(_fmt_paper_cell(c.paper), c.paper_best, c.paper_star, None, html_out)
 
 
 def _fmt_paper(x: float) -> str:
     return f"{x:g}"
+
+
+def _fmt_paper_cell(value: tuple[float, float | None]) -> str:
+    """A published "mean (std)", or the mean alone where the paper gives no std."""
+    mean, std = value
+    return _fmt_paper(mean) if std is None else f"{_fmt_paper(mean)} ({_fmt_paper(std)})"
 
 
 def _test_line(t: Significance, paper: PaperTable) -> str:
@@ -48,7 +54,7 @@ def _test_line(t: Significance, paper: PaperTable) -> str:
     lose = t.competitor if t.winner == "proposed" else t.proposed
     def val(r):
         c = r.cells[t.metric]
-        return format_mean_std(c.mean, c.std) if t.source == "ours" else f"{_fmt_paper(c.paper[0])} ({_fmt_paper(c.paper[1])})"
+        return format_mean_std(c.mean, c.std) if t.source == "ours" else _fmt_paper_cell(c.paper)
     res = t.result
     stat = "no test (zero variance, equal means)" if not math.isfinite(res.p) else \
         f"t = {res.t:.2f}, df = {res.df:.1f}, p = {res.p:.3g}" if math.isfinite(res.t) else f"t = {res.t}, p = {res.p:g}"

@@ -12,6 +12,12 @@ is one job: ``python run.py experiment=<e> dataset=<d> method=<m> seed=0 trainer
 trainer.threads=<threads> ...`` in ``<out>/<dataset>/<method>``, so the seeds of a row train together as replicas.
 ``--jobs`` jobs run in parallel (one per CPU core with ``threads: 1``), the longest first (``cost`` in the spec).
 
+Image GANs train one replica per process: ``replicas: false`` makes one job per seed (``seed=<k>``, in
+``<out>/<dataset>/<method>/seed<k>``). ``dataset_overrides: {<dataset>: [key=value, ...]}`` adds a dataset's own
+settings (its network, budget); ``variants: {<dataset>: {<key>: [values]}}`` runs every combination of the values
+as well (e.g. every digit as the minority class, in ``.../<key>=<value>/...``), and ``pool: [<key>, ...]`` makes
+the comparison table average over them (records that differ only in these keys share a row).
+
 Re-running is safe and cheap: a job whose results.json is finished for its configuration hash is skipped
 (checked here before starting a process), an interrupted one resumes from its checkpoint (run.py). Ctrl-C
 forwards one interrupt to every running job, which write a checkpoint at the end of their current step; run
@@ -51,10 +57,7 @@ class Job:
     seconds: float = 0.0
     process: subprocess.Popen | None = field(default=None, repr=False)
     started: float = 0.0
-
-    @property
-    def name(self) -> str:
-        return f"{self.dataset}/{self.method}"
+    name: str = ""  # the run folder below the sweep's folder: <dataset>[/<variant>...]/<method>[/seed<k>]
 
 
 def load_spec(name: str) -> dict:
@@ -106,18 +109,45 @@ def plan(spec: dict, args) -> tuple[list[Job], Path, Path, dict]:
     unknown = [m for m in methods if not (ROOT / "conf" / "method" / f"{m}.yaml").exists()]
     if unknown:
         raise SystemExit(f"sweeps.run: unknown method(s) {unknown}")
-    common = [f"experiment={spec['experiment']}", "seed=0", f"trainer.replicas={seeds}", f"trainer.threads={threads}",
-              *spec.get("overrides", []), *([f"trainer.steps={args.steps}"] if args.steps else []), *args.overrides]
+    replicas = bool(spec.get("replicas", True))
+    common = [f"experiment={spec['experiment']}", *(["seed=0", f"trainer.replicas={seeds}"] if replicas else []),
+              f"trainer.threads={threads}", *spec.get("overrides", [])]
+    last = [*([f"trainer.steps={args.steps}"] if args.steps else []), *args.overrides]
     costs = spec.get("cost", {})
-    jobs = [Job(d, m, [*common, f"dataset={d}", f"method={m}"], out / d / m, float(costs.get(m, 1.0)))
-            for d in datasets for m in methods]
-    info = {"seeds": seeds, "threads": threads, "default_budget": default_budget}
+    jobs = []
+    for d in datasets:
+        for variant in _variants(spec.get("variants", {}).get(d, {})):
+            for m in methods:
+                for seed in ([None] if replicas else range(seeds)):
+                    parts = [d, *variant, m, *([] if seed is None else [f"seed{seed}"])]
+                    overrides = [*common, *spec.get("dataset_overrides", {}).get(d, []), f"dataset={d}",
+                                 f"method={m}", *variant, *([] if seed is None else [f"seed={seed}"]), *last]
+                    jobs.append(Job(d, m, overrides, out.joinpath(*parts), float(costs.get(m, 1.0)),
+                                    name="/".join(parts)))
+    info = {"seeds": seeds, "threads": threads, "default_budget": default_budget, "replicas": replicas}
     return jobs, out, board, info
+
+
+def _variants(axes: dict) -> list[list[str]]:
+    """Every combination of ``{key: [values]}`` as override lists (``[[]]`` for none), keys in the spec's order."""
+    combos: list[list[str]] = [[]]
+    for key, values in axes.items():
+        combos = [[*c, f"{key}={_override_value(v)}"] for c in combos for v in values]
+    return combos
+
+
+def _override_value(value) -> str:
+    """A value as Hydra's command line writes it (lists as [a,b])."""
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(str(v) for v in value) + "]"
+    return str(value)
 
 
 @functools.lru_cache(maxsize=None)
 def _compose(overrides: tuple[str, ...]):
     from hydra import compose as hydra_compose, initialize_config_dir
+
+    import engine.build  # noqa: F401  (its imports register the configs' resolvers, e.g. dataset.source_resolved)
 
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         return hydra_compose("config", overrides=list(overrides))
@@ -141,7 +171,14 @@ def job_state(job: Job) -> str:
 
 
 def budget_text(jobs: list[Job]) -> str:
+    per_dataset = {}
+    for job in jobs:
+        if job.dataset not in per_dataset:
+            cfg_d = compose(job.overrides)
+            per_dataset[job.dataset] = f"{cfg_d.trainer.steps} steps x batch {cfg_d.trainer.batch_size}"
     cfg = compose(jobs[0].overrides)
+    if len(set(per_dataset.values())) > 1:
+        return "; ".join(f"{d}: {b}" for d, b in per_dataset.items()) + f"; {cfg.metrics.n_samples} evaluation samples"
     text = f"{cfg.trainer.steps} steps x batch {cfg.trainer.batch_size} per generator"
     mixtures = sorted({j.method for j in jobs if "num_generators" in compose(j.overrides).method})
     if mixtures:
@@ -300,7 +337,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     command = shlex.join(["python", "-m", "sweeps.run", *(argv if argv is not None else sys.argv[1:])])
     meta = {"command": command, "budget": budget_text(jobs),
-            "seeds": f"{info['seeds']} per row (seeds 0-{info['seeds'] - 1}, trained as replicas)",
+            "seeds": f"{info['seeds']} per row (seeds 0-{info['seeds'] - 1}, "
+                     f"{'trained as replicas' if info['replicas'] else 'one job each'})",
             "machine": machine_text(slots, info["threads"]), "date": dt.date.today().isoformat()}
     try:
         from engine.records import git_commit
@@ -323,13 +361,20 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     failed = [j.name for j in jobs if j.status == "failed"]
     _log(f"sweep finished in {_fmt_seconds(time.time() - started)}" + (f"; FAILED: {failed}" if failed else ""))
+    if not args.no_board and spec.get("board") and not spec.get("paper"):  # our table alone (no published one)
+        from sweeps import leaderboard
+
+        board.parent.mkdir(parents=True, exist_ok=True)
+        return leaderboard.main([str(out), "--out", str(board), *(["--metrics", *spec["metrics"]] if spec.get("metrics")
+                                                                  else [])]) or (1 if failed else 0)
     if not args.no_board and spec.get("paper"):
         from sweeps import leaderboard
 
         board.parent.mkdir(parents=True, exist_ok=True)
         rc = leaderboard.main([str(out), "--paper", str(ROOT / spec["paper"]), "--out", str(board),
                                "--meta", str(sweep_json), *(["--metrics", *spec["metrics"]] if spec.get("metrics")
-                                                            else [])])
+                                                            else []),
+                               *(["--pool", *spec["pool"]] if spec.get("pool") else [])])
         if rc:
             return rc
     return 1 if failed else 0
