@@ -68,7 +68,8 @@ class ConditionalGAN(GANMethod):
     def setup(self, ctx: RunContext) -> None:
         data = ctx.data
         require(data.labels is not None and data.num_modes >= 2,
-                f"method {type(self).__name__} needs class labels; dataset '{data.name}' has none")
+                f"method {type(self).__name__} needs class labels of at least 2 classes; dataset '{data.name}' has "
+                f"{'none' if data.labels is None else data.num_modes}: {self.requires_hint}")
         self.num_classes = data.num_modes
         spec = ConditionalGANSpec(ctx.gan, self.num_classes, self.heads)
         super().setup(dataclasses.replace(ctx, gan=spec))
