@@ -44,6 +44,8 @@ class RunContext:
     device: torch.device
     generator: torch.Generator  # all training randomness: batches, noise
     update_scheme: str = "simultaneous"
+    # gans.augment.Augmentation applied to every discriminator input in training (None: none); its own RNG
+    augment: object | None = None
     n_dis: int = 1
     # high-quality samples per mode of one replica's samples (N, d) within ``std_threshold`` standard deviations
     # of their nearest mode: ``count_modes(fake, std_threshold) -> list[int]``. The engine fills it from the
@@ -86,6 +88,7 @@ class GANMethod:
 
     supports_replicas = True
     requires: frozenset[str] = frozenset()  # dataset metadata the method needs (see DatasetSpec.provides)
+    augment = None  # the run's augmentation of D's inputs (set up from RunContext.augment)
     update_schemes: tuple[str, ...] = UPDATE_SCHEMES  # the step schemes the method implements
 
     def __init__(self, regularizers: dict | Sequence[Regularizer] | None = None, pack: int = 1):
@@ -132,6 +135,11 @@ class GANMethod:
         self.opt_g = ctx.gan.optimizer_g(self.G.parameters())
         self.opt_d = ctx.gan.optimizer_d(self.D.parameters())
         self.sampler.setup(ctx.data, ctx.replicas, ctx.batch_size, ctx.generator)
+        # loss terms the architecture brings (SSGAN's rotation loss): the same objects on every setup
+        self.regularizers += [r for r in ctx.gan.regularizers() if r not in self.regularizers]
+        self.augment = ctx.augment
+        if self.augment is not None:
+            self.augment.setup(ctx.seeds, ctx.device)
         self.loss_d = torch.zeros(ctx.replicas, device=ctx.device)
         self.loss_g = torch.zeros(ctx.replicas, device=ctx.device)
         self._needs_real_features = any(r.needs_real_features for r in self.regularizers)
@@ -145,7 +153,11 @@ class GANMethod:
         return indices, self.data.as_float(self.data.x[indices])
 
     def discriminate(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """D on a stacked batch (S, B, ...), packing it first: (logits, features)."""
+        """D on a stacked batch (S, B, ...), packing it first: (logits, features). In training mode the run's
+        augmentation (``augment=diffaugment``) is applied first: every D input of every method, real and fake, in
+        the D and the G step; eval-mode passes (Dia-GAN's LDR recording, DRS) see the images as they are."""
+        if self.augment is not None and self.D.training:
+            x = self.augment(x)
         return self.D(pack_samples(x, self.pack))
 
     def judged_batch(self, indices: torch.Tensor, real: torch.Tensor, fake: torch.Tensor) -> Batch:
@@ -160,7 +172,7 @@ class GANMethod:
 
     def discriminator_features(self, x: torch.Tensor) -> torch.Tensor:
         """φ_D of unpacked samples (S, B, ...) -> (S, B, m), used by feature-based samplers."""
-        return self.D(x)[1] if self.pack == 1 else self.discriminate(x.repeat_interleave(self.pack, 1))[1]
+        return self.D(pack_samples(x.repeat_interleave(self.pack, 1), self.pack) if self.pack > 1 else x)[1]
 
     # ------------------------------------------------------------------ hooks
     def real_weights(self, batch: Batch) -> torch.Tensor | None:
@@ -293,10 +305,17 @@ class GANMethod:
         with eval_mode(G):
             return torch.cat([G(self.noise(min(chunk, n - start), generator)) for start in range(0, n, chunk)], dim=1)
 
+    def optimizers(self) -> list[tuple[torch.optim.Optimizer, float]]:
+        """(optimiser, its configured learning rate) of every network the learning-rate schedule decays."""
+        return [(self.opt_g, self.ctx.gan.lr_g), (self.opt_d, self.ctx.gan.lr_d)]
+
     # ---------------------------------------------------------- persistence
     def state_dict(self) -> dict:
-        return {"G": self.G.state_dict(), "D": self.D.state_dict(), "opt_g": self.opt_g.state_dict(),
-                "opt_d": self.opt_d.state_dict(), "sampler": self.sampler.state_dict()}
+        state = {"G": self.G.state_dict(), "D": self.D.state_dict(), "opt_g": self.opt_g.state_dict(),
+                 "opt_d": self.opt_d.state_dict(), "sampler": self.sampler.state_dict()}
+        if self.augment is not None:
+            state["augment"] = self.augment.state_dict()
+        return state
 
     def load_state_dict(self, state: dict) -> None:
         self.G.load_state_dict(state["G"])
@@ -304,3 +323,5 @@ class GANMethod:
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
         self.sampler.load_state_dict(state["sampler"])
+        if self.augment is not None:
+            self.augment.load_state_dict(state["augment"])

@@ -147,7 +147,7 @@ def _override_value(value) -> str:
 def _compose(overrides: tuple[str, ...]):
     from hydra import compose as hydra_compose, initialize_config_dir
 
-    import engine.build  # noqa: F401  (its imports register the configs' resolvers, e.g. dataset.source_resolved)
+    import engine.build  # noqa: F401  (its datasets import registers the config resolvers image datasets use)
 
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         return hydra_compose("config", overrides=list(overrides))
