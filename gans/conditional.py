@@ -105,6 +105,9 @@ class ConditionalGANSpec:
     def optimizer_d(self, params):
         return self.spec.optimizer_d(params)
 
+    def regularizers(self) -> list:
+        return self.spec.regularizers()
+
     def prior(self, replicas: int, n: int, generator: torch.Generator, device) -> torch.Tensor:
         return self.spec.prior(replicas, n, generator, device)
 

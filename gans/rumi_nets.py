@@ -23,7 +23,8 @@ import torch
 from torch import nn
 
 from core.errors import require
-from gans.dcgan import INITS, ImageGANSpec, _build, _Stacked
+from gans.dcgan import INITS, ImageGANSpec
+from gans.single_replica import Stacked as _Stacked, build_seeded as _build
 
 __all__ = ["RumiCelebA", "RumiCIFAR10", "RumiMNIST"]
 
