@@ -83,8 +83,11 @@ def check_compatibility(parts: Components) -> None:
                 "process; set trainer.replicas=1 and sweep seeds instead (python run.py -m seed=0,1,2)")
     for part, name in ((method, "method"), (sampler, "sampler")):
         missing = set(part.requires) - set(data.provides)
+        hint = getattr(part, "requires_hint", None)  # how to get what is missing (e.g. which datasets have it)
         require(not missing, f"{name} {type(part).__name__} needs {sorted(missing)} from the dataset, which "
-                             f"'{data.name}' does not provide (it provides {sorted(data.provides)})")
+                             f"'{data.name}' does not provide (it provides {sorted(data.provides)})"
+                             + (f"; it {hint}" if hint else ""))
+    method.check_loss(parts.loss)
     for name, metric in parts.evaluator.metrics.items():
         kinds = getattr(metric, "kinds", None)
         require(kinds is None or data.kind in kinds,

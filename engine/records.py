@@ -89,9 +89,10 @@ def training_hash(cfg: dict) -> str:
     return _digest(cfg, NON_RESULT_KEYS + EVAL_KEYS)
 
 
-def variant_hash(cfg: dict) -> str:
-    """Identity of a setting across seeds: the config hash without the seed and replica count."""
-    return _digest(cfg, NON_RESULT_KEYS + SEED_KEYS)
+def variant_hash(cfg: dict, pooled: tuple[str, ...] = ()) -> str:
+    """Identity of a setting across seeds: the config hash without the seed and replica count (and without the
+    dotted keys ``pooled``, for a table that averages over them, e.g. every digit as the minority)."""
+    return _digest(cfg, NON_RESULT_KEYS + SEED_KEYS + tuple(pooled))
 
 
 def git_commit() -> str | None:

@@ -111,7 +111,7 @@ def _train(cfg: DictConfig, parts, run_dir: Path, seeds: list[int], train_hash: 
         checkpoint(state)
         with extras.evaluation():
             results, fake, eval_seconds = evaluator(method, data, _eval_generator(device, cfg.seed, None))
-            images = run_figures(cfg, run_dir, data, method, fake, results, seeds)
+            images = run_figures(cfg, run_dir, data, method, fake, results, seeds, state.history, state.step)
         logger.log(flatten_replica_metrics(results, seeds), step=state.step)
         logger.log_images(images, step=state.step)
         timing = {"train_seconds": round(state.train_seconds, 3), "steps": state.step,

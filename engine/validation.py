@@ -42,6 +42,7 @@ class DataSettings:
 class PlotSettings:
     enabled: bool = True
     replicas: int = 1  # figures for the first k replicas
+    history: List[str] = field(default_factory=list)  # metrics of the periodic evaluations plotted over training
 
 
 @dataclass

@@ -23,6 +23,14 @@ ones resume from their checkpoint, and a folder another process is training is l
 SIGTERM) passes one interrupt to the jobs, which write a checkpoint at the end of their current step. Each job's
 output is in ``<run folder>/run.log``; ``<out>/sweep.json`` keeps the budget, machine, invocations and wall times,
 and heads the comparison table.
+
+Optional spec keys for tables whose cells differ: ``replicas: false`` trains every seed as its own job (an axis
+``seed=0,...``, folders ``.../seed=<k>``; for GANs without replicas); ``dataset_overrides: {<dataset>: [key=value,
+...]}`` and ``method_overrides: {<method>: [...]}`` add a dataset's or a method's own settings (its network, its
+budget); ``variants: {<dataset>: {<key>: [values]}}`` runs every value as well (an axis, e.g. every digit as the
+minority class); ``pool: [<key>, ...]`` makes the comparison table average over such keys (records that differ only
+in them share a row). Datasets and methods with different extra settings go to separate multiruns, run one after
+another.
 """
 from __future__ import annotations
 
@@ -61,10 +69,20 @@ class Job:
     status: str = "pending"  # pending | resume | busy | finished, then the outcome (engine.multirun.OUTCOMES)
     seconds: float = 0.0
     planned: PlannedJob | None = None
+    name: str = ""  # the run folder below the sweep folder: <dataset>/<method>[/<axis overrides>]
 
-    @property
-    def name(self) -> str:
-        return f"{self.dataset}/{self.method}"
+
+@dataclass
+class Multirun:
+    """One ``run.py -m`` command: the product of its methods, datasets and axes (the jobs it makes)."""
+
+    sweep: list[str]  # method=..., dataset=..., then the axes and the common overrides
+    jobs: list[Job]
+
+
+def jobs_of(multiruns: list[Multirun]) -> list[Job]:
+    """Every job of the multiruns, in their order."""
+    return [j for m in multiruns for j in m.jobs]
 
 
 def fail(message: str) -> SystemExit:
@@ -133,8 +151,13 @@ def _check_names(kind: str, names: list[str], group: str) -> None:
         raise fail(f"unknown {kind}(s) {unknown}; available: {_options(group)}")
 
 
-def plan(spec: dict, args) -> tuple[list[Job], Path, Path, dict]:
-    """The jobs (composed and checked, longest first), the sweep folder, the board prefix and the budget info."""
+def plan(spec: dict, args) -> tuple[list[Multirun], Path, Path, dict]:
+    """The multiruns (their jobs composed and checked, longest first), the sweep folder, the board prefix and the
+    budget info.
+
+    One multirun per group of datasets and methods that share their extra settings: the spec's
+    ``dataset_overrides`` and ``variants`` (per dataset) and ``method_overrides`` (per method). ``variants`` and,
+    with ``replicas: false``, the seeds are axes of the product (``key=v1,v2``), so their runs get sub-folders."""
     seeds = args.seeds or int(spec["seeds"])
     threads = args.threads or int(spec.get("threads", 1))
     default_budget = args.steps is None and seeds == int(spec["seeds"])
@@ -148,24 +171,50 @@ def plan(spec: dict, args) -> tuple[list[Job], Path, Path, dict]:
     _check_names("method", methods, "method")
     _check_names("dataset", datasets, "dataset")
     preset = _preset_budget(spec["experiment"])
+    as_replicas = bool(spec.get("replicas", True))
+    replicas = seeds if as_replicas else 1
     budget = [*([f"trainer.steps={args.steps}"] if args.steps and args.steps != preset["steps"] else []),
-              *([f"trainer.replicas={seeds}"] if seeds != preset["replicas"] else [])]
+              *([f"trainer.replicas={replicas}"] if replicas != preset["replicas"] else []),
+              *([] if as_replicas else [f"seed={','.join(str(k) for k in range(seeds))}"])]
     common = [f"experiment={spec['experiment']}", f"trainer.threads={threads}", *spec.get("overrides", []), *budget,
               *args.overrides, f"hydra.sweep.dir={out}"]
-    sweep = [f"method={','.join(methods)}", f"dataset={','.join(datasets)}", *common]
-    try:
-        planned = plan_jobs(sweep, multirun=True)
-    except ConfigError as exc:
-        raise fail(f"configuration error: {exc}") from None
-    jobs = []
-    for p in planned:
-        d, m = p.choices["dataset"], p.choices["method"]
-        jobs.append(Job(d, m, [*common[:-1], f"dataset={d}", f"method={m}"], p.run_dir, float(costs.get(m, 1.0)),
-                        planned=p))
+    multiruns = []
+    for (d_extra, m_extra), (group_datasets, group_methods) in _groups(spec, datasets, methods).items():
+        sweep = [f"method={','.join(group_methods)}", f"dataset={','.join(group_datasets)}", *d_extra, *m_extra,
+                 *common]
+        try:
+            planned = plan_jobs(sweep, multirun=True)
+        except ConfigError as exc:
+            raise fail(f"configuration error: {exc}") from None
+        jobs = [Job(p.choices["dataset"], p.choices["method"], p.overrides, p.run_dir,
+                    float(costs.get(p.choices["method"], 1.0)), planned=p, name=str(p.run_dir.relative_to(out)))
+                for p in planned]
+        multiruns.append(Multirun(sweep, jobs))
+    all_jobs = jobs_of(multiruns)
     info = {"seeds": seeds, "threads": threads, "jobs": spec.get("jobs"), "default_budget": default_budget,
-            "sweep": sweep,
-            "scale": _scale(jobs, preset, seeds, int(spec["seeds"]))}
-    return jobs, out, board, info
+            "replicas": as_replicas, "scale": _scale(all_jobs, preset, seeds, int(spec["seeds"]))}
+    return multiruns, out, board, info
+
+
+def _groups(spec: dict, datasets: list[str], methods: list[str]) -> dict[tuple, tuple[list[str], list[str]]]:
+    """Datasets and methods grouped by their extra overrides: {(dataset extras, method extras): (datasets,
+    methods)}, in the spec's order; one group (no extras) for a spec without per-dataset or per-method settings."""
+    by_dataset: dict[tuple, list[str]] = {}
+    for d in datasets:
+        axes = [f"{key}={','.join(_override_value(v) for v in values)}"
+                for key, values in (spec.get("variants") or {}).get(d, {}).items()]
+        by_dataset.setdefault(tuple([*(spec.get("dataset_overrides") or {}).get(d, []), *axes]), []).append(d)
+    by_method: dict[tuple, list[str]] = {}
+    for m in methods:
+        by_method.setdefault(tuple((spec.get("method_overrides") or {}).get(m, [])), []).append(m)
+    return {(d_extra, m_extra): (ds, ms) for d_extra, ds in by_dataset.items() for m_extra, ms in by_method.items()}
+
+
+def _override_value(value) -> str:
+    """A value as Hydra's command line writes it (a list as [a,b])."""
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(str(v) for v in value) + "]"
+    return str(value)
 
 
 def _preset_budget(experiment: str) -> dict:
@@ -190,9 +239,10 @@ def job_state(job: Job) -> str:
     return "resume" if (job.run_dir / CHECKPOINT_FILE).exists() else "pending"
 
 
-def remaining_sweep(jobs: list[Job], sweep: list[str]) -> list[str] | None:
-    """The multirun overrides without the methods and datasets whose jobs are all finished (None: nothing left).
+def remaining_sweep(multirun: Multirun) -> list[str] | None:
+    """The multirun's overrides without the methods and datasets whose jobs are all finished (None: nothing left).
     A finished job inside the remaining product is skipped by the job itself."""
+    jobs, sweep = multirun.jobs, multirun.sweep
     todo = [j for j in jobs if j.status != "finished"]
     if not todo:
         return None
@@ -327,19 +377,20 @@ def _job_seconds(job: Job) -> float:
 def board_inputs(out: Path, jobs: list[Job]) -> list[str]:
     """The results files of this setting in ``out``: ``<dataset>/<method>[/<suffix>]/results.json`` for every
     dataset and method there (other specs sharing the folder included), not those of other settings nested in it."""
-    suffix = Path(*jobs[0].run_dir.relative_to(out).parts[2:]) if jobs else Path()
-    return [str(p) for p in sorted(out.glob(str(Path("*", "*", suffix, "results.json"))))]
+    suffixes = dict.fromkeys(Path(*j.run_dir.relative_to(out).parts[2:]) for j in jobs)
+    return sorted({str(p) for suffix in suffixes for p in out.glob(str(Path("*", "*", suffix, "results.json")))})
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_intermixed_args(argv)  # overrides may follow options
     spec = load_spec(args.spec)
-    jobs, out, board, info = plan(spec, args)
+    multiruns, out, board, info = plan(spec, args)
+    jobs = jobs_of(multiruns)
     launcher, slots = launcher_overrides(args, info["threads"], info["jobs"])
     for job in jobs:
         job.status = job_state(job)
-    remaining = remaining_sweep(jobs, info["sweep"])
-    command = [sys.executable, "run.py", "-m", *(remaining or info["sweep"]), *launcher]
+    commands = [[sys.executable, "run.py", "-m", *remaining, *launcher]
+                for remaining in map(remaining_sweep, multiruns) if remaining]
     base = float(spec.get("base_seconds", 0) or 0)
     counts = {s: sum(j.status == s for j in jobs) for s in ("finished", "resume", "pending", "busy")}
     _log(f"{spec['name']}: {len(jobs)} jobs ({counts['finished']} finished, {counts['resume']} to resume, "
@@ -348,7 +399,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.dry_run:
         for job in jobs:
             print(f"  {job.status:9s} {job.name:28s} cost {job.cost:5.2f}  {job.run_dir}")
-        print("command:", shlex.join(["python", *command[1:]]) if remaining else "(nothing left to run)")
+        for command in commands:
+            print("command:", shlex.join(["python", *command[1:]]))
+        if not commands:
+            print("command: (nothing left to run)")
         if base:
             todo = [j for j in jobs if j.status != "finished"]
             seconds, at_once = base * info["scale"], slots or len(todo)
@@ -359,15 +413,20 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     invocation_text = shlex.join(["python", "-m", "sweeps.run", *(argv if argv is not None else sys.argv[1:])])
     meta = {"command": invocation_text, "budget": budget_text(jobs),
-            "seeds": f"{info['seeds']} per row (seeds 0-{info['seeds'] - 1}, trained as replicas)",
+            "seeds": f"{info['seeds']} per row (seeds 0-{info['seeds'] - 1}, "
+                     f"{'trained as replicas' if info['replicas'] else 'one job each'})",
             "machine": machine_text(slots, info["threads"], args.launcher), "date": dt.date.today().isoformat(),
             "commit": git_commit()}
     started = time.time()
-    if remaining:
-        _log("running: " + shlex.join(["python", *command[1:]]))
-    else:
+    if not commands:
         _log(f"all {len(jobs)} jobs are finished: nothing to run")
-    rc, interrupted = launch(command, info["threads"]) if remaining else (0, False)
+    rc, interrupted = 0, False
+    for command in commands:  # one multirun after another (a spec with per-dataset or per-method settings)
+        _log("running: " + shlex.join(["python", *command[1:]]))
+        code, interrupted = launch(command, info["threads"])
+        rc = rc or code
+        if interrupted:
+            break
     outcomes = job_outcomes([j.planned for j in jobs], started - 1.0)
     for job, outcome in zip(jobs, outcomes):
         job.status = outcome.status
@@ -381,15 +440,16 @@ def main(argv: list[str] | None = None) -> int:
     unfinished = [j.name for j in jobs if j.status in ("unfinished", "busy")]
     _log(f"sweep ended in {_fmt_seconds(time.time() - started)}" + (f"; FAILED: {failed}" if failed else "") +
          (f"; not finished: {unfinished} (the same command resumes them)" if unfinished else ""))
-    if not args.no_board and spec.get("paper"):
+    if not args.no_board and (spec.get("paper") or spec.get("board")):
         from sweeps import leaderboard
 
         inputs = board_inputs(out, jobs)
         if inputs:
             board.parent.mkdir(parents=True, exist_ok=True)
-            code = leaderboard.main([*inputs, "--paper", str(ROOT / spec["paper"]), "--out", str(board), "--meta",
-                                     str(sweep_json), *(["--metrics", *spec["metrics"]] if spec.get("metrics")
-                                                        else [])])
+            paper = ["--paper", str(ROOT / spec["paper"]), "--meta", str(sweep_json)] if spec.get("paper") else []
+            code = leaderboard.main([*inputs, *paper, "--out", str(board),
+                                     *(["--metrics", *spec["metrics"]] if spec.get("metrics") else []),
+                                     *(["--pool", *spec["pool"]] if spec.get("pool") else [])])
             if code:
                 return code
     if failed:

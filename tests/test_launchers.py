@@ -96,7 +96,7 @@ def test_killing_the_front_door_then_running_it_again_never_trains_a_folder_twic
     monkeypatch.setenv("PYTHONPATH", str(ROOT / "tests"))
     argv = [*FRONT_DOOR, "--methods", "vanilla", "bures", "--datasets", "ring", "--out", str(out), "--launcher",
             "basic"]
-    jobs, _, _, _ = sweep.plan(sweep.load_spec("rls_table1"), sweep.build_parser().parse_intermixed_args(argv))
+    jobs = sweep.jobs_of(sweep.plan(sweep.load_spec("rls_table1"), sweep.build_parser().parse_intermixed_args(argv))[0])
     held, other = jobs  # bures is the longer job: first in the multirun's order
     assert held.method == "bures"
     held.run_dir.mkdir(parents=True)
@@ -128,13 +128,14 @@ def test_a_table_job_has_the_same_folder_whichever_way_it_is_started(monkeypatch
     for extra, out in (([], "rls_table1"), (["--steps", "2000", "--seeds", "3"], "rls_table1_steps2000_seeds3")):
         args = sweep.build_parser().parse_intermixed_args(["rls_table1", "--methods", "vanilla", "bures", "--datasets",
                                                            "ring", *extra])
-        jobs, folder, _, info = sweep.plan(spec, args)
+        multiruns, folder, _, info = sweep.plan(spec, args)
+        jobs = sweep.jobs_of(multiruns)
         assert folder == ROOT / "multirun" / out
         by_hand = ["experiment=rls_table1", "dataset=ring", "method=vanilla,bures",
                    *(["trainer.steps=2000", "trainer.replicas=3", f"hydra.sweep.dir=multirun/{out}"] if extra else [])]
         assert sorted(j.run_dir for j in plan_jobs(by_hand, multirun=True)) == sorted(j.run_dir for j in jobs)
-    assert sorted(j.run_dir.name for j in sweep.plan(spec, sweep.build_parser().parse_intermixed_args(
-        ["rls_table1", "--methods", "vanilla", "--datasets", "ring"]))[0]) == ["vanilla"]
+    assert sorted(j.run_dir.name for j in sweep.jobs_of(sweep.plan(spec, sweep.build_parser().parse_intermixed_args(
+        ["rls_table1", "--methods", "vanilla", "--datasets", "ring"]))[0])) == ["vanilla"]
 
 
 def test_submitit_local_runs_each_job_in_a_process_of_its_own_and_requeues_one_stopped_by_its_time_limit(tmp_path,

@@ -9,7 +9,8 @@ from conftest import ROOT
 def test_the_table1_sweep_covers_every_row_and_dataset_at_the_paper_budget(capsys):
     spec = sweep.load_spec("rls_table1")
     args = sweep.build_parser().parse_args(["rls_table1"])
-    jobs, out, board, info = sweep.plan(spec, args)
+    multiruns, out, board, info = sweep.plan(spec, args)
+    jobs = sweep.jobs_of(multiruns)
     assert len(jobs) == 22 and {j.dataset for j in jobs} == {"ring", "grid"} and len({j.method for j in jobs}) == 11
     assert out == ROOT / "multirun" / "rls_table1" and board == ROOT / "docs" / "rls_table1"
     job = next(j for j in jobs if j.name == "grid/mwugan")
@@ -22,7 +23,7 @@ def test_the_table1_sweep_covers_every_row_and_dataset_at_the_paper_budget(capsy
     assert cfg.method.num_generators == 15 and cfg.trainer.batch_size == 64
     # reduced budgets get their own folder, so they never overwrite the paper-budget runs
     small = sweep.plan(spec, sweep.build_parser().parse_args(["rls_table1", "--steps", "300", "--seeds", "2"]))
-    assert small[1].name == "rls_table1_steps300_seeds2" and "trainer.steps=300" in small[0][0].overrides
+    assert small[1].name == "rls_table1_steps300_seeds2" and "trainer.steps=300" in small[0][0].jobs[0].overrides
     # longest jobs first: the two MWU rows lead the queue, and the multirun runs the methods in that order
     assert sweep.main(["rls_table1", "--dry-run"]) == 0
     printed = capsys.readouterr().out
@@ -47,7 +48,8 @@ def test_a_tiny_sweep_runs_skips_when_done_and_builds_the_comparison(tmp_path):
         log = next((out / "ring" / method).rglob("run.log")).read_text()
         assert log.count("[modebench] rls_table1: dataset=ring") == 1 and "results in" in log
     state = json.loads((out / "sweep.json").read_text())
-    assert len(state["invocations"]) == 2 and state["jobs"]["ring/vanilla"]["status"] == "finished"
+    vanilla = [job for name, job in state["jobs"].items() if name.startswith("ring/vanilla")]  # <dataset>/<method>/...
+    assert len(state["invocations"]) == 2 and len(vanilla) == 1 and vanilla[0]["status"] == "finished"
     header = board.with_suffix(".md").read_text().split("### dataset")[0]
     assert header.count("- command: `python -m sweeps.run rls_table1") == 2  # both invocations' commands
     assert "- note: rows checked by hand" in header and state["notes"] == ["rows checked by hand"]
@@ -55,7 +57,8 @@ def test_a_tiny_sweep_runs_skips_when_done_and_builds_the_comparison(tmp_path):
 
 def test_the_diw_sweep_runs_the_paper_table_with_its_metric_columns(tmp_path):
     spec = sweep.load_spec("diw_table1")
-    jobs, out, board, _ = sweep.plan(spec, sweep.build_parser().parse_args(["diw_table1"]))
+    multiruns, out, board, _ = sweep.plan(spec, sweep.build_parser().parse_args(["diw_table1"]))
+    jobs = sweep.jobs_of(multiruns)
     assert len(jobs) == 12 and out == ROOT / "multirun" / "diw_table1" and board == ROOT / "docs" / "diw_table1"
     cfg = jobs[0].planned.cfg
     assert cfg.trainer.steps == 25000 and cfg.trainer.replicas == 5 and cfg.metrics.n_samples == 2500
@@ -80,3 +83,16 @@ def test_the_dry_run_projects_the_time_of_the_budget_it_would_run(capsys):
     full = projected()
     assert abs(full - 194 * 15.6) <= 1  # two jobs on two workers: the MwuGAN job's time
     assert abs(projected("--steps", "2000", "--seeds", "3") - full * 2000 / 30000 * 3 / 10) <= 1
+
+
+
+def test_every_sweep_spec_names_an_experiment_with_the_table_layout():
+    """sweeps.run and `run.py -m` must agree on run folders: <out>/<dataset>/<method>[/<axes>] for every table."""
+    import yaml
+
+    from conftest import compose
+
+    for path in sorted((ROOT / "sweeps").glob("*.yaml")):
+        experiment = yaml.safe_load(path.read_text())["experiment"]
+        subdir = compose([f"experiment={experiment}"]).hydra.sweep._get_node("subdir")._value()
+        assert str(subdir).startswith("${hydra:runtime.choices.dataset}/${hydra:runtime.choices.method}"), path.name
