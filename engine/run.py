@@ -39,7 +39,7 @@ def execute(cfg: DictConfig, choices: dict[str, str], run_dir: Path) -> list[dic
     seeds = [int(cfg.seed) + r for r in range(settings.replicas)]
     torch.manual_seed(int(cfg.seed))
     print(f"[modebench] {group['experiment']}: dataset={group['dataset']} gan={group['gan']} loss={group['loss']} "
-          f"method={group['method']} sampler={group['sampler']} | seeds {seeds} | {settings.steps} steps x batch "
+          f"method={group['method']} sampler={group['sampler']} metrics={choices.get('metrics', '?')} | seeds {seeds} | {settings.steps} steps x batch "
           f"{settings.batch_size} on {device} | {run_dir}")
 
     t0 = time.perf_counter()
