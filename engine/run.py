@@ -76,7 +76,7 @@ def execute(cfg: DictConfig, choices: dict[str, str], run_dir: Path) -> list[dic
         checkpoint(state)
         with extras.evaluation():
             results, fake, eval_seconds = evaluator(method, data, _eval_generator(device, cfg.seed, None))
-            images = run_figures(cfg, run_dir, data, method, fake, results, seeds)
+            images = run_figures(cfg, run_dir, data, method, fake, results, seeds, group["method"])
         logger.log(flatten_replica_metrics(results, seeds), step=state.step)
         logger.log_images(images, step=state.step)
     except BaseException:
