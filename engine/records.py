@@ -67,12 +67,21 @@ def _value(cfg: dict, dotted: str):
 _ABSENT = object()
 
 
-def _digest(cfg: dict, drop: tuple[str, ...]) -> str:
+def _reduced(cfg: dict, drop: tuple[str, ...]) -> dict:
     cfg = json.loads(json.dumps(cfg, default=str))
     neutral = tuple(k for k, v in NEUTRAL_DEFAULTS.items() if _value(cfg, k) == v)
     for key in drop + neutral:
         _drop(cfg, key)
-    return hashlib.sha256(json.dumps(cfg, sort_keys=True).encode()).hexdigest()[:16]
+    return cfg
+
+
+def _digest(cfg: dict, drop: tuple[str, ...]) -> str:
+    return hashlib.sha256(json.dumps(_reduced(cfg, drop), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def variant_config(cfg: dict) -> dict:
+    """The part of a resolved config that :func:`variant_hash` hashes (what tells settings apart)."""
+    return _reduced(cfg, NON_RESULT_KEYS + SEED_KEYS)
 
 
 def config_hash(cfg: dict) -> str:
