@@ -14,7 +14,7 @@ from core.errors import ConfigError, DataError, require
 from datasets.base import DataBundle
 from engine.evaluation import Evaluator
 from engine.trainer import TrainerSettings
-from engine.validation import check_targets
+from engine.validation import check_run_config, check_targets
 from gans.method import RunContext
 from metrics.modes import ModeCoverage
 
@@ -41,6 +41,7 @@ def build_components(cfg: DictConfig) -> Components:
     for group in GROUPS + ("metrics",):
         require(group in cfg, f"the config has no '{group}' section")
         check_targets(cfg[group], group)
+    check_run_config(cfg)
     parts = Components(
         dataset=_instantiate(cfg.dataset), gan=_instantiate(cfg.gan), loss=_instantiate(cfg.loss),
         sampler=_instantiate(cfg.sampler), method=_instantiate(cfg.method), trainer=_instantiate(cfg.trainer),

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from core.errors import ConfigError, require
-from core.files import atomic_write
+from core.files import load_npz, read_cached, save_npz
 from evaluators.lookup import dataset_view, evaluator_for
 from metrics.feature_spaces import (FEATURE_SPACES, INCEPTION_ENV, ClassifierSpace, InceptionSpace,
                                     find_inception_weights, is_evaluator, resolve_per_channel)
@@ -235,17 +235,13 @@ class ReferenceStore:
             return self._memory[key][2]
         path = self._path(space, ref, kind)
         value = None
-        if path is not None and path.is_file():
-            try:
-                with np.load(path) as f:
-                    value = {k: f[k] for k in f.files}
-            except Exception:  # a corrupt cache file is recomputed, never half-used
-                value = None
+        if path is not None:  # a damaged file is put aside and recomputed, never half-used (core.files)
+            value = read_cached(path, load_npz, f"recomputing the {kind} statistics")
         if value is None:
             value = compute(features(), ref.weights)
             if path is not None:
                 try:
-                    atomic_write(path, lambda f: np.savez(f, **value))
+                    save_npz(path, value)
                 except OSError:  # a read-only or full cache is not an error: the statistic is kept in memory
                     pass
         self._memory[key] = (ref.source, space, value)  # the source and space stay alive: their ids key the entry

@@ -13,7 +13,7 @@ from core.files import write_text
 from sweeps import html_page as hp
 from sweeps.board_layout import format_cell, label_columns, split_tables, table_metrics
 from sweeps.compare import Comparison, CompareRow, plot_index
-from sweeps.paper_report import BUDGET, meta_lines, notes, ours_text, paper_text, steps_text, test_line
+from sweeps.paper_report import BUDGET, any_failed, meta_lines, notes, ours_text, paper_text, steps_text, test_line
 from sweeps.records import Record
 from sweeps.table import MISSING, Row, format_mean_std
 
@@ -92,7 +92,7 @@ def _paper_table(comp: Comparison, table: list[CompareRow]) -> str:
     for m in comp.metrics:
         col = paper.metrics.get(m, m)
         headers += [f"{col} (ours)", f"{col} (paper)", f"{col} (ours − paper)"]
-    headers.append("diverged")
+    headers += ["diverged"] + (["failed"] if any_failed(comp) else [])
     rows, classes = [], []
     for r in table:
         differs = r.budget_differs(paper.steps)
@@ -110,6 +110,8 @@ def _paper_table(comp: Comparison, table: list[CompareRow]) -> str:
                       hp.Td(MISSING if diff is None else f"{diff:+.3g}", sort=diff if diff is not None else "",
                             cls="diff")]
         cells.append(hp.text(r.row.n_diverged if r.row else MISSING))
+        if any_failed(comp):
+            cells.append(hp.text(r.row.n_failed if r.row else MISSING))
         rows.append(cells)
         classes.append("proposed" if r.proposed else "")
     return hp.table(headers, rows, classes)

@@ -29,7 +29,7 @@ import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
-from core.files import read_json, write_text
+from core.files import read_json, unwritable_reason, write_text
 from sweeps import html_report, paper_report
 from sweeps.board_layout import format_cell, label_columns, split_tables, table_metrics
 from sweeps.compare import compare_records
@@ -166,6 +166,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.html and not args.out:
         parser.error("--html needs --out PREFIX (the page is written to PREFIX.html)")
+    problem = unwritable_reason(Path(args.out).absolute().parent) if args.out else None
+    if problem:
+        print(f"error: --out {args.out}: its folder cannot be created ({problem}); choose another prefix",
+              file=sys.stderr)
+        return 2
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", LeaderboardWarning)
         try:

@@ -73,6 +73,11 @@ def test_line(t: Significance, paper: PaperTable) -> str:
             f"-> {verdict} at {ALPHA}")
 
 
+def any_failed(comp: Comparison) -> bool:
+    """Whether a row has failed runs: then the tables get a ``failed`` column (a crashed row is not "not run")."""
+    return any(r.row is not None and r.row.n_failed for table in comp.tables.values() for r in table)
+
+
 def to_markdown(comp: Comparison, meta: dict[str, Any] | None = None) -> str:
     out = io.StringIO()
     paper = comp.paper
@@ -88,7 +93,7 @@ def to_markdown(comp: Comparison, meta: dict[str, Any] | None = None) -> str:
         for m in comp.metrics:
             col = paper.metrics.get(m, m)
             header += [f"{col} (ours)", f"{col} (paper)"]
-        header += ["n", "diverged"]
+        header += ["n", "diverged"] + (["failed"] if any_failed(comp) else [])
         out.write("| " + " | ".join(header) + " |\n")
         out.write("|:---|" + "|".join("---:" for _ in header[1:]) + "|\n")
         for r in table:
@@ -96,6 +101,7 @@ def to_markdown(comp: Comparison, meta: dict[str, Any] | None = None) -> str:
             for m in comp.metrics:
                 cells += [ours_text(r.cells[m]), paper_text(r.cells[m])]
             cells += [str(r.row.n_completed) if r.row else "0", str(r.row.n_diverged) if r.row else MISSING]
+            cells += [str(r.row.n_failed) if r.row else MISSING] if any_failed(comp) else []
             out.write("| " + " | ".join(cells) + " |\n")
         out.write("\n")
     out.write("Welch tests (one-tailed, best proposed vs best competitor):\n\n")
@@ -153,6 +159,7 @@ def meta_lines(meta: dict[str, Any] | None) -> list[str]:
 
 def to_csv(comp: Comparison, path: str | Path | None = None) -> str:
     header = ["dataset", "method", "label", "proposed", "variant", "n_completed", "n_diverged"]
+    header += ["n_failed"] if any_failed(comp) else []
     for m in comp.metrics:
         header += [f"{m}_mean", f"{m}_std", f"{m}_n", f"{m}_paper_mean", f"{m}_paper_std", f"{m}_outside_2std",
                    f"{m}_best", f"{m}_star", f"{m}_paper_star"]
@@ -163,6 +170,7 @@ def to_csv(comp: Comparison, path: str | Path | None = None) -> str:
         for r in table:
             line: list[Any] = [dataset, r.method, r.label, "" if r.proposed is None else r.proposed, r.variant_id,
                                r.row.n_completed if r.row else 0, r.row.n_diverged if r.row else ""]
+            line += [r.row.n_failed if r.row else ""] if any_failed(comp) else []
             for m in comp.metrics:
                 c = r.cells[m]
                 line += [_num(c.mean), _num(c.std), c.n, _num(c.paper[0] if c.paper else None),
