@@ -5,6 +5,7 @@
 #     bash benchmarks/bench_launchers.sh [OUT_DIR]
 set -u
 out=${1:-$(mktemp -d)}
+mkdir -p "$out"
 declare -A wall
 for launcher in parallel basic; do
   jobs=$([ "$launcher" = parallel ] && echo "--jobs 2")
