@@ -80,4 +80,5 @@ class CelebA(ImageDatasetBase):
                             source_labels=labels.clone(), indices=indices, fingerprint=fingerprint,
                             positives=positives, split=split, attribute=self.attribute,
                             subgroups={n: attributes[:, j].bool() for j, n in enumerate(names)},
-                            extra={"attributes": attributes, "attribute_names": names}).to(device)
+                            extra={"attributes": attributes, "attribute_names": names,
+                                   "crop": self.crop}).to(device)

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from metrics import image_plots, plots
+from metrics import image_plots, latent_plots, plots
 
 
 def run_figures(cfg, run_dir: Path, data, method, fake, results, seeds) -> dict[str, Path]:
     """Toy runs: samples over data, samples per mode, sampling weights and the method's own figures; image runs:
-    sample grids and class histograms. Returns {logger key: path} ({} with ``plots.enabled=false``)."""
+    sample grids and class histograms; both: samples per latent mode and learned priors (NEMGAN & co.). Returns {logger key: path} ({} with ``plots.enabled=false``)."""
     if not cfg.plots.enabled or data.kind not in ("toy", "image"):
         return {}
     folder = Path(run_dir) / "plots"
@@ -18,7 +18,7 @@ def run_figures(cfg, run_dir: Path, data, method, fake, results, seeds) -> dict[
         for r, seed in enumerate(shown):
             title = f"{cfg.experiment_name} | {data.name} | seed {seed}"
             images.update(image_plots.image_figures(folder, data, fake[r], results[r], title, f"seed{seed}"))
-        return images
+        return images | _latent(folder, data, method, shown, cfg)
     probabilities = method.sampler.probabilities(method)
     for r, seed in enumerate(shown):
         title = f"{cfg.experiment_name} | {data.name} | seed {seed}"
@@ -31,4 +31,11 @@ def run_figures(cfg, run_dir: Path, data, method, fake, results, seeds) -> dict[
             if path is not None:
                 images[f"weights/seed{seed}"] = path
     images.update(method.plots(folder, data, results, shown, f"{cfg.experiment_name} | {data.name}"))
-    return images
+    return images | _latent(folder, data, method, shown, cfg)
+
+
+def _latent(folder: Path, data, method, shown, cfg) -> dict[str, Path]:
+    """Samples per latent mode and the learned mode priors, for methods with a latent model (NEMGAN & co.)."""
+    if not getattr(method, "provides_latent_model", False):
+        return {}
+    return latent_plots.latent_figures(folder, data, method, shown, f"{cfg.experiment_name} | {data.name}")

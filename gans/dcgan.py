@@ -81,6 +81,21 @@ class _Stacked(nn.Module):
         return x.reshape(x.shape[1], *x.shape[2:])
 
 
+class ConvFeatureDiscriminator(_Stacked):
+    """A conv stack ``layers`` to a 4x4x512 map, flattened (D's features) and read by one linear unit (the score)."""
+
+    feature_dim = 4 * 4 * 512
+
+    def __init__(self, layers: list[nn.Module]):
+        super().__init__()
+        self.net = nn.Sequential(*layers)
+        self.out = nn.Linear(self.feature_dim, 1)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        features = self.net(self._flat(x)).flatten(1)
+        return self.out(features).squeeze(1).unsqueeze(0), features.unsqueeze(0)
+
+
 # ----------------------------------------------------------------------------------------------------- dcgan
 class DCGAN28Generator(_Stacked):
     def __init__(self, z_dim: int, channels: int, bn_momentum: float, bn_eps: float):
@@ -157,8 +172,8 @@ class DCGAN28(ImageGANSpec):
 
     def __init__(self, z_dim: int = 100, lr_g: float = 1e-3, lr_d: float = 1e-3,
                  betas: Sequence[float] = (0.5, 0.999), leaky_slope: float = 0.3, bn_momentum: float = 0.01,
-                 bn_eps: float = 1e-3, init: str = "glorot"):
-        super().__init__(z_dim, lr_g, lr_d, betas)
+                 bn_eps: float = 1e-3, init: str = "glorot", prior=None):
+        super().__init__(z_dim, lr_g, lr_d, betas, prior)
         require(0 <= leaky_slope < 1, f"gan.leaky_slope must be in [0, 1), got {leaky_slope}")
         require(0 < bn_momentum <= 1 and bn_eps > 0, "gan.bn_momentum must be in (0, 1] and gan.bn_eps > 0")
         require(init in INITS, f"gan.init must be one of {list(INITS)}, got {init!r}")
@@ -189,9 +204,8 @@ class DCGAN32Generator(_Stacked):
         return self.net(self.fc(self._flat(z)).view(-1, 384, 1, 1)).unsqueeze(0)
 
 
-class DCGAN32Discriminator(_Stacked):
+class DCGAN32Discriminator(ConvFeatureDiscriminator):
     def __init__(self, channels: int, slope: float, dropout: float, bn_momentum: float, bn_eps: float):
-        super().__init__()
         layers, cin = [], channels
         for i, (cout, stride) in enumerate([(16, 2), (32, 1), (64, 2), (128, 1), (256, 2), (512, 1)]):
             layers.append(nn.Conv2d(cin, cout, 3, stride, 1, bias=False))
@@ -199,13 +213,7 @@ class DCGAN32Discriminator(_Stacked):
                 layers.append(nn.BatchNorm2d(cout, eps=bn_eps, momentum=bn_momentum))
             layers += [nn.LeakyReLU(slope), nn.Dropout(dropout)]
             cin = cout
-        self.net = nn.Sequential(*layers)
-        self.out = nn.Linear(4 * 4 * 512, 1)
-        self.feature_dim = 4 * 4 * 512
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        features = self.net(self._flat(x)).flatten(1)
-        return self.out(features).squeeze(1).unsqueeze(0), features.unsqueeze(0)
+        super().__init__(layers)
 
 
 class DCGAN32(ImageGANSpec):
@@ -216,8 +224,8 @@ class DCGAN32(ImageGANSpec):
 
     def __init__(self, z_dim: int = 100, lr_g: float = 1e-4, lr_d: float = 1e-4,
                  betas: Sequence[float] = (0.5, 0.9), leaky_slope: float = 0.2, dropout: float = 0.5,
-                 bn_momentum: float = 0.1, bn_eps: float = 1e-5, init: str = "torch"):
-        super().__init__(z_dim, lr_g, lr_d, betas)
+                 bn_momentum: float = 0.1, bn_eps: float = 1e-5, init: str = "torch", prior=None):
+        super().__init__(z_dim, lr_g, lr_d, betas, prior)
         require(0 <= leaky_slope < 1, f"gan.leaky_slope must be in [0, 1), got {leaky_slope}")
         require(0 <= dropout < 1, f"gan.dropout must be in [0, 1), got {dropout}")
         require(0 < bn_momentum <= 1 and bn_eps > 0, "gan.bn_momentum must be in (0, 1] and gan.bn_eps > 0")

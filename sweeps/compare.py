@@ -155,7 +155,7 @@ def _make_row(dataset, method, label, proposed, row: Row | None, prow: PaperRow 
             cell.mean, cell.std, cell.n, cell.values = float(s.mean), s.std, s.n, [float(v) for v in s.values]
         if prow is not None and m in prow.values:
             cell.paper = prow.values[m]
-            if cell.mean is not None:
+            if cell.mean is not None and cell.paper[1] is not None:  # no flag against a number without a spread
                 pm, ps = cell.paper
                 cell.outside = abs(cell.mean - pm) > 2 * ps + 1e-12
         cells[m] = cell
@@ -202,7 +202,7 @@ def _welch(dataset: str, m: str, table: list[CompareRow], source: str, paper_run
         c = r.cells[m]
         if source == "ours":
             return c.mean if c.n >= 2 else None
-        return c.paper[0] if c.paper else None
+        return c.paper[0] if c.paper and c.paper[1] is not None else None
 
     candidates = [r for r in table if r.proposed is not None and mean_of(r) is not None]
     proposed = [r for r in candidates if r.proposed]

@@ -9,9 +9,13 @@ File format (shared by every paper table)::
     rows:
       - {method: vanilla, label: "GAN", proposed: false, dataset: ring, nb_modes: [5.0, 1.1], hq_fraction: [0.92, 0.02]}
 
-Each row gives (mean, std) for some of the metrics (a missing metric or ``null`` means the paper has no number);
+Each row gives (mean, std) for some of the metrics (a missing metric or ``null`` means the paper has no number;
+``[mean, null]``: the paper gives a single number without a spread, so no ± 2 std flag and no Welch test on it);
 ``proposed: true`` marks the paper's own methods (the Welch test compares the best of them with the best other
 row); an optional ``starred: [metric, ...]`` lists the cells where the paper prints its significance star.
+``include: [other.yaml, {file: another.yaml, datasets: [d1, d2]}, ...]`` (paths relative to the file) appends another
+paper file's rows (all, or those of the listed datasets; their metrics that this file names), so a new experiment
+can sit beside a published table's rows.
 """
 from __future__ import annotations
 
@@ -28,7 +32,7 @@ __all__ = ["PaperRow", "PaperTable", "load_paper", "welch_test", "welch_from_sta
            "LOWER_IS_BETTER"]
 
 # Metrics where smaller is better (every other metric: larger is better).
-LOWER_IS_BETTER = frozenset({"kl_modes", "kl_classes", "jsd", "fid", "kid", "fcd", "train_seconds"})
+LOWER_IS_BETTER = frozenset({"kl_modes", "kl_classes", "jsd", "fid", "kid", "fcd", "train_seconds", "prior_l1", "prior_kl"})
 
 
 class PaperFormatError(ValueError):
@@ -41,7 +45,7 @@ class PaperRow:
     label: str
     proposed: bool
     dataset: str
-    values: dict[str, tuple[float, float]]  # metric -> (mean, std)
+    values: dict[str, tuple[float, float | None]]  # metric -> (mean, std); std None: not published
     starred: tuple[str, ...] = ()
 
 
@@ -81,8 +85,8 @@ def load_paper(path: str | Path) -> PaperTable:
     if not isinstance(metrics, dict) or not metrics:
         raise PaperFormatError(f"{path}: 'metrics' must map our metric names to the paper's column names")
     runs = raw.get("runs", 10)
-    if not isinstance(runs, int) or runs < 2:
-        raise PaperFormatError(f"{path}: 'runs' must be an integer >= 2, got {runs!r}")
+    if not isinstance(runs, int) or runs < 1:
+        raise PaperFormatError(f"{path}: 'runs' must be an integer >= 1, got {runs!r}")
     rows, seen = [], set()
     for i, r in enumerate(raw["rows"] or []):
         where = f"{path}: rows[{i}]"
@@ -101,11 +105,12 @@ def load_paper(path: str | Path) -> PaperTable:
             v = r.get(m)
             if v is None:
                 continue
-            if (not isinstance(v, (list, tuple)) or len(v) != 2
-                    or not all(isinstance(e, (int, float)) and not isinstance(e, bool) and math.isfinite(e) for e in v)
-                    or v[1] < 0):
-                raise PaperFormatError(f"{where}: '{m}' must be [mean, std] with std >= 0, got {v!r}")
-            values[m] = (float(v[0]), float(v[1]))
+            number = lambda e: isinstance(e, (int, float)) and not isinstance(e, bool) and math.isfinite(e)
+            if (not isinstance(v, (list, tuple)) or len(v) != 2 or not number(v[0])
+                    or not (v[1] is None or (number(v[1]) and v[1] >= 0))):
+                raise PaperFormatError(f"{where}: '{m}' must be [mean, std] with std >= 0 (or null: not "
+                                       f"published), got {v!r}")
+            values[m] = (float(v[0]), None if v[1] is None else float(v[1]))
         starred = tuple(r.get("starred") or ())
         bad = set(starred) - set(metrics)
         if bad:
@@ -115,6 +120,18 @@ def load_paper(path: str | Path) -> PaperTable:
             raise PaperFormatError(f"{where}: duplicate row for dataset={key[0]} method={key[1]}")
         seen.add(key)
         rows.append(PaperRow(str(r["method"]), str(r["label"]), r["proposed"], str(r["dataset"]), values, starred))
+    for entry in raw.get("include") or []:  # another table's rows (e.g. the baselines a new experiment sits beside)
+        name, only = (entry["file"], set(entry["datasets"])) if isinstance(entry, dict) else (entry, None)
+        other = load_paper(path.parent / name)
+        for r in other.rows:
+            if only is not None and r.dataset not in only:
+                continue
+            if (r.dataset, r.method) in seen:
+                raise PaperFormatError(f"{path}: included {name} repeats the row dataset={r.dataset} method={r.method}")
+            seen.add((r.dataset, r.method))
+            rows.append(PaperRow(r.method, r.label, r.proposed, r.dataset,
+                                 {m: v for m, v in r.values.items() if m in metrics},
+                                 tuple(m for m in r.starred if m in metrics)))
     datasets = list(dict.fromkeys(r.dataset for r in rows))
     return PaperTable(str(raw["source"]), str(raw["experiment"]), dict(metrics), rows, runs, path, datasets)
 

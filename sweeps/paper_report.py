@@ -35,7 +35,12 @@ def _ours_text(c: Cell, html_out: bool = False) -> str:
 def _paper_text(c: Cell, html_out: bool = False) -> str:
     if c.paper is None:
         return MISSING
-    return _decorate(f"{_fmt_paper(c.paper[0])} ({_fmt_paper(c.paper[1])})", c.paper_best, c.paper_star, None, html_out)
+    return _decorate(_paper_number(c.paper), c.paper_best, c.paper_star, None, html_out)
+
+
+def _paper_number(paper: tuple[float, float | None]) -> str:
+    """The paper's "mean (std)", or its mean alone when it publishes no spread."""
+    return _fmt_paper(paper[0]) + ("" if paper[1] is None else f" ({_fmt_paper(paper[1])})")
 
 
 def _fmt_paper(x: float) -> str:
@@ -48,7 +53,7 @@ def _test_line(t: Significance, paper: PaperTable) -> str:
     lose = t.competitor if t.winner == "proposed" else t.proposed
     def val(r):
         c = r.cells[t.metric]
-        return format_mean_std(c.mean, c.std) if t.source == "ours" else f"{_fmt_paper(c.paper[0])} ({_fmt_paper(c.paper[1])})"
+        return format_mean_std(c.mean, c.std) if t.source == "ours" else _paper_number(c.paper)
     res = t.result
     stat = "no test (zero variance, equal means)" if not math.isfinite(res.p) else \
         f"t = {res.t:.2f}, df = {res.df:.1f}, p = {res.p:.3g}" if math.isfinite(res.t) else f"t = {res.t}, p = {res.p:g}"
@@ -89,10 +94,15 @@ def to_markdown(comp: Comparison, meta: dict[str, Any] | None = None) -> str:
     return out.getvalue()
 
 
+def _unspread(paper: PaperTable) -> bool:
+    return any(std is None for row in paper.rows for _, std in row.values.values())
+
+
 def _notes(comp: Comparison) -> list[str]:
     notes = [
         "mean (std) over the completed seeds (sample std); the paper's numbers are mean (std) over "
-        f"{comp.paper.runs} runs.",
+        f"{comp.paper.runs} runs" + (" (a number without a std: published without a spread; no ± 2 std flag "
+                                    "and no Welch test on it)." if _unspread(comp.paper) else "."),
         "**bold**: the best mean of the column (ours and the paper's ranked separately).",
         f"{STAR}: one-tailed Welch t-test at {ALPHA} between the best proposed and the best competitor row "
         "(proposed = the paper's own methods); the star marks the significantly better of the two. The paper "

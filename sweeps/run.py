@@ -7,9 +7,12 @@
     python -m sweeps.run rls_table1 --methods bures mwugan --datasets grid trainer.eval_every=0
 
 A sweep spec (``sweeps/<name>.yaml``) lists the experiment, datasets, methods and seeds (optional: ``metrics``,
-the table's metric columns). Every (dataset, method)
+the table's metric columns; ``dataset_overrides`` / ``method_overrides``: extra run.py overrides for the jobs of one
+dataset or method, e.g. a loss per dataset). Every (dataset, method)
 is one job: ``python run.py experiment=<e> dataset=<d> method=<m> seed=0 trainer.replicas=<seeds>
-trainer.threads=<threads> ...`` in ``<out>/<dataset>/<method>``, so the seeds of a row train together as replicas.
+trainer.threads=<threads> ...`` in ``<out>/<dataset>/<method>``, so the seeds of a row train together as replicas;
+with ``replicas: false`` (GANs that train one replica per process) every seed is its own job (``seed=<s>
+trainer.replicas=1``) in ``<out>/<dataset>/<method>/seed<s>``.
 ``--jobs`` jobs run in parallel (one per CPU core with ``threads: 1``), the longest first (``cost`` in the spec).
 
 Re-running is safe and cheap: a job whose results.json is finished for its configuration hash is skipped
@@ -78,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("spec", help="sweep name (sweeps/<name>.yaml) or path")
     p.add_argument("overrides", nargs="*", help="extra run.py overrides for every job (key=value)")
     p.add_argument("--steps", type=int, default=None, help="trainer.steps (default: the experiment's, the paper's)")
-    p.add_argument("--seeds", type=int, default=None, help="seeds per row, trained as replicas (default: the spec's)")
+    p.add_argument("--seeds", type=int, default=None, help="seeds per row (default: the spec's)")
     p.add_argument("--jobs", type=int, default=None, help="parallel jobs (default: the spec's)")
     p.add_argument("--threads", type=int, default=None, help="torch threads per job (default: the spec's)")
     p.add_argument("--methods", nargs="+", default=None, help="only these methods")
@@ -106,11 +109,21 @@ def plan(spec: dict, args) -> tuple[list[Job], Path, Path, dict]:
     unknown = [m for m in methods if not (ROOT / "conf" / "method" / f"{m}.yaml").exists()]
     if unknown:
         raise SystemExit(f"sweeps.run: unknown method(s) {unknown}")
-    common = [f"experiment={spec['experiment']}", "seed=0", f"trainer.replicas={seeds}", f"trainer.threads={threads}",
-              *spec.get("overrides", []), *([f"trainer.steps={args.steps}"] if args.steps else []), *args.overrides]
+    as_replicas = bool(spec.get("replicas", True))
+    common = [f"experiment={spec['experiment']}", f"trainer.threads={threads}", *spec.get("overrides", []),
+              *([f"trainer.steps={args.steps}"] if args.steps else [])]
     costs = spec.get("cost", {})
-    jobs = [Job(d, m, [*common, f"dataset={d}", f"method={m}"], out / d / m, float(costs.get(m, 1.0)))
-            for d in datasets for m in methods]
+    per_dataset, per_method = spec.get("dataset_overrides") or {}, spec.get("method_overrides") or {}
+    jobs = []
+    for d in datasets:
+        for m in methods:
+            cell = [*common, f"dataset={d}", f"method={m}", *per_dataset.get(d, []), *per_method.get(m, [])]
+            if as_replicas:  # the row's seeds train together as replicas of one job
+                jobs.append(Job(d, m, [*cell, "seed=0", f"trainer.replicas={seeds}", *args.overrides], out / d / m,
+                                float(costs.get(m, 1.0))))
+            else:  # GANs without replicas: one job per seed
+                jobs += [Job(d, m, [*cell, f"seed={s}", "trainer.replicas=1", *args.overrides],
+                             out / d / m / f"seed{s}", float(costs.get(m, 1.0))) for s in range(seeds)]
     info = {"seeds": seeds, "threads": threads, "default_budget": default_budget}
     return jobs, out, board, info
 
@@ -118,6 +131,8 @@ def plan(spec: dict, args) -> tuple[list[Job], Path, Path, dict]:
 @functools.lru_cache(maxsize=None)
 def _compose(overrides: tuple[str, ...]):
     from hydra import compose as hydra_compose, initialize_config_dir
+
+    import engine.build  # noqa: F401  (imports datasets, which registers the modebench_source config resolver)
 
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         return hydra_compose("config", overrides=list(overrides))
@@ -300,7 +315,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     command = shlex.join(["python", "-m", "sweeps.run", *(argv if argv is not None else sys.argv[1:])])
     meta = {"command": command, "budget": budget_text(jobs),
-            "seeds": f"{info['seeds']} per row (seeds 0-{info['seeds'] - 1}, trained as replicas)",
+            "seeds": f"{info['seeds']} per row (seeds 0-{info['seeds'] - 1}, "
+                     f"{'trained as replicas' if spec.get('replicas', True) else 'one job each'})",
             "machine": machine_text(slots, info["threads"]), "date": dt.date.today().isoformat()}
     try:
         from engine.records import git_commit
