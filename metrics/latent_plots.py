@@ -22,9 +22,9 @@ def mode_grid(path: Path, samples: torch.Tensor, title: str) -> Path:
     """One column per latent mode (paper Figs. 2 and 5): ``samples`` (M, rows, C, H, W)."""
     m, rows = samples.shape[:2]
     grid = np.concatenate([tile(samples[:, i], side=m) for i in range(rows)], axis=0)  # row i: sample i of each mode
-    fig, ax = plt.subplots(figsize=(max(3.0, 0.45 * m + 0.6), 0.45 * rows + 0.8))
+    fig, ax = plt.subplots(figsize=(max(4.0, 0.45 * m + 0.6), 0.45 * rows + 1.0))
     ax.imshow(grid, interpolation="nearest")
-    ax.set_title(title + " | one column per latent mode", fontsize=8)
+    ax.set_title(title + "\none column per latent mode", fontsize=7)  # two lines: a 2-mode grid is narrow
     ax.axis("off")
     return save_figure(fig, path)
 
