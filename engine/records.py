@@ -21,6 +21,14 @@ NON_RESULT_KEYS = (
     "metrics.*.inception_weights", "metrics.cache_dir", "metrics.*.cache_dir", "trainer.device", "trainer.progress",
     "trainer.threads", "trainer.eval_every", "trainer.ckpt_every", "trainer.check_every",
 )
+# Settings added after runs existed, at the value that reproduces those runs: a config holding one of them at that
+# value hashes like a config without it, so adding a feature neither re-runs finished work nor splits a table's
+# rows into variants. (Those that change numbers when set count fully once set.)
+NEUTRAL_DEFAULTS = {
+    "augment": {"_target_": "gans.augment.Augmentation"}, "trainer.lr_decay": "none", "trainer.lr_decay_start": 0.0, "trainer.lr_decay_end": 1.0,
+    "trainer.ema_decay": None, "trainer.ema_start": 0, "trainer.channels_last": "auto", "trainer.tf32": "auto",
+    "trainer.compile": False, "trainer.autocast": "none",
+}
 # ...and additionally the seeds: runs that differ only in these are the same setting (one "variant").
 SEED_KEYS = ("seed", "trainer.replicas")
 # Evaluation settings do not change the trained model: a run whose config differs from a finished one
@@ -48,11 +56,27 @@ def _drop(cfg: dict, dotted: str) -> None:
         cfg.pop(key)
 
 
-def _digest(cfg: dict, drop: tuple[str, ...]) -> str:
+def _value(cfg: dict, dotted: str):
+    for key in dotted.split("."):
+        if not isinstance(cfg, dict) or key not in cfg:
+            return _ABSENT
+        cfg = cfg[key]
+    return cfg
+
+
+_ABSENT = object()
+
+
+def _without(cfg: dict, drop: tuple[str, ...]) -> dict:
     cfg = json.loads(json.dumps(cfg, default=str))
-    for key in drop:
+    neutral = tuple(k for k, v in NEUTRAL_DEFAULTS.items() if _value(cfg, k) == v)
+    for key in drop + neutral:
         _drop(cfg, key)
-    return hashlib.sha256(json.dumps(cfg, sort_keys=True).encode()).hexdigest()[:16]
+    return cfg
+
+
+def _digest(cfg: dict, drop: tuple[str, ...]) -> str:
+    return hashlib.sha256(json.dumps(_without(cfg, drop), sort_keys=True).encode()).hexdigest()[:16]
 
 
 def config_hash(cfg: dict) -> str:
@@ -65,9 +89,10 @@ def training_hash(cfg: dict) -> str:
     return _digest(cfg, NON_RESULT_KEYS + EVAL_KEYS)
 
 
-def variant_hash(cfg: dict) -> str:
-    """Identity of a setting across seeds: the config hash without the seed and replica count."""
-    return _digest(cfg, NON_RESULT_KEYS + SEED_KEYS)
+def variant_hash(cfg: dict, pooled: tuple[str, ...] = ()) -> str:
+    """Identity of a setting across seeds: the config hash without the seed and replica count (and without the
+    dotted keys ``pooled``, for a table that averages over them, e.g. every digit as the minority)."""
+    return _digest(cfg, NON_RESULT_KEYS + SEED_KEYS + tuple(pooled))
 
 
 def git_commit() -> str | None:
@@ -106,6 +131,40 @@ def is_finished(results: dict | None, cfg_hash: str) -> bool:
 
 
 def save_results(run_dir: str | Path, records: list[dict]) -> Path:
+    """Write the records as standard JSON (a NaN or infinite metric becomes null; the status says why)."""
     path = results_path(run_dir)
     write_json(path, {"records": records})
     return path
+
+
+def training_conflict(results: dict | None, cfg: dict) -> str | None:
+    """How the finished run in a folder was trained differently from ``cfg`` (up to five ``key: old -> new``), or
+    None when there is no finished run or it has this training setting (evaluation settings may differ: the final
+    checkpoint is then re-evaluated)."""
+    finished = [r for r in (results or {}).get("records") or [] if r.get("status") in ("completed", "diverged")]
+    old = finished[0].get("config") if finished else None
+    if not isinstance(old, dict) or training_hash(old) == training_hash(cfg):
+        return None
+    drop = NON_RESULT_KEYS + EVAL_KEYS
+    before, after = _flatten(_without(old, drop)), _flatten(_without(cfg, drop))
+    changes = [f"{k}: {before.get(k, '(absent)')} -> {after.get(k, '(absent)')}"
+               for k in sorted(before.keys() | after.keys()) if before.get(k) != after.get(k)]
+    return "; ".join(changes[:5]) + (f"; and {len(changes) - 5} more" if len(changes) > 5 else "")
+
+
+def _flatten(cfg: dict, prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in cfg.items():
+        if isinstance(value, dict) and value:
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def failed_records(exc: BaseException, log: Path | None, seeds: list[int], shared: dict) -> list[dict]:
+    """One ``failed`` record per replica of a run that raised: the error's type and message and the log that holds
+    its traceback, beside the fields every record has (group, config and its hashes, environment)."""
+    error = {"type": type(exc).__name__, "message": str(exc).strip()[:2000], "log": str(log) if log else None}
+    return [{"status": "failed", "seed": seed, "replica": r, "replicas": len(seeds), "metrics": {}, "error": error,
+             **shared} for r, seed in enumerate(seeds)]

@@ -67,6 +67,11 @@ class GANSpec:
         ``num_modes``: the dataset's, for a mode prior whose number of modes is left to the data."""
         return self.latent_prior.build(self.z_dim, replicas, num_modes, device)
 
+    def regularizers(self) -> list:
+        """Loss terms this architecture brings to every method (``gans.method.Regularizer``s; SSGAN's rotation
+        loss); none by default."""
+        return []
+
     def prior(self, replicas: int, n: int, generator: torch.Generator, device) -> torch.Tensor:
         """Latent codes z of the configured prior at its initial parameters (N(0, I) by default), (S, n, z_dim)."""
         return self.build_prior(replicas, device).sample(n, generator)

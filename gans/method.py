@@ -44,6 +44,8 @@ class RunContext:
     device: torch.device
     generator: torch.Generator  # all training randomness: batches, noise
     update_scheme: str = "simultaneous"
+    # gans.augment.Augmentation applied to every discriminator input in training (None: none); its own RNG
+    augment: object | None = None
     n_dis: int = 1
     # high-quality samples per mode of one replica's samples (N, d) within ``std_threshold`` standard deviations
     # of their nearest mode: ``count_modes(fake, std_threshold) -> list[int]``. The engine fills it from the
@@ -86,6 +88,7 @@ class GANMethod:
 
     supports_replicas = True
     requires: frozenset[str] = frozenset()  # dataset metadata the method needs (see DatasetSpec.provides)
+    augment = None  # the run's augmentation of D's inputs (set up from RunContext.augment)
     update_schemes: tuple[str, ...] = UPDATE_SCHEMES  # the step schemes the method implements
 
     def __init__(self, regularizers: dict | Sequence[Regularizer] | None = None, pack: int = 1):
@@ -115,6 +118,13 @@ class GANMethod:
             raise ConfigError(f"trainer.n_dis={trainer.n_dis} needs trainer.update_scheme=alternating "
                               "(the simultaneous update does one D and one G step per iteration)")
 
+    def check_loss(self, loss) -> None:
+        """Refuse a loss this method cannot train with (cheap; before anything is built). The plain step has no
+        negative batch, so it refuses the positive/negative (Rumi) losses."""
+        if getattr(loss, "needs_negatives", False):
+            raise ConfigError(f"loss {type(loss).__name__} needs positive and negative batches, which method "
+                              f"{type(self).__name__} does not draw; use method=rumi_lsgan or method=rumi_sgan")
+
     def setup(self, ctx: RunContext) -> None:
         """Build networks and optimisers (replica r initialised from seed ctx.seeds[r]) and the sampler."""
         self.ctx, self.data, self.loss, self.sampler = ctx, ctx.data, ctx.loss, ctx.sampler
@@ -126,6 +136,11 @@ class GANMethod:
         self.opt_d = ctx.gan.optimizer_d(self.D.parameters())
         self.latent = ctx.gan.build_prior(ctx.replicas, ctx.device, ctx.data.num_modes)  # gan.prior, per replica
         self.sampler.setup(ctx.data, ctx.replicas, ctx.batch_size, ctx.generator)
+        # loss terms the architecture brings (SSGAN's rotation loss): the same objects on every setup
+        self.regularizers += [r for r in ctx.gan.regularizers() if r not in self.regularizers]
+        self.augment = ctx.augment
+        if self.augment is not None:
+            self.augment.setup(ctx.seeds, ctx.device)
         self.loss_d = torch.zeros(ctx.replicas, device=ctx.device)
         self.loss_g = torch.zeros(ctx.replicas, device=ctx.device)
         self._needs_real_features = any(r.needs_real_features for r in self.regularizers)
@@ -140,7 +155,11 @@ class GANMethod:
         return indices, self.data.as_float(self.data.x[indices])
 
     def discriminate(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """D on a stacked batch (S, B, ...), packing it first: (logits, features)."""
+        """D on a stacked batch (S, B, ...), packing it first: (logits, features). In training mode the run's
+        augmentation (``augment=diffaugment``) is applied first: every D input of every method, real and fake, in
+        the D and the G step; eval-mode passes (Dia-GAN's LDR recording, DRS) see the images as they are."""
+        if self.augment is not None and self.D.training:
+            x = self.augment(x)
         return self.D(pack_samples(x, self.pack))
 
     def judged_batch(self, indices: torch.Tensor, real: torch.Tensor, fake: torch.Tensor) -> Batch:
@@ -155,7 +174,7 @@ class GANMethod:
 
     def discriminator_features(self, x: torch.Tensor) -> torch.Tensor:
         """φ_D of unpacked samples (S, B, ...) -> (S, B, m), used by feature-based samplers."""
-        return self.D(x)[1] if self.pack == 1 else self.discriminate(x.repeat_interleave(self.pack, 1))[1]
+        return self.D(pack_samples(x.repeat_interleave(self.pack, 1), self.pack) if self.pack > 1 else x)[1]
 
     # ------------------------------------------------------------------ hooks
     def real_weights(self, batch: Batch) -> torch.Tensor | None:
@@ -296,12 +315,18 @@ class GANMethod:
         with eval_mode(G):
             return torch.cat([G(self.noise(min(chunk, n - start), generator)) for start in range(0, n, chunk)], dim=1)
 
+    def optimizers(self) -> list[tuple[torch.optim.Optimizer, float]]:
+        """(optimiser, its configured learning rate) of every network the learning-rate schedule decays."""
+        return [(self.opt_g, self.ctx.gan.lr_g), (self.opt_d, self.ctx.gan.lr_d)]
+
     # ---------------------------------------------------------- persistence
     def state_dict(self) -> dict:
         state = {"G": self.G.state_dict(), "D": self.D.state_dict(), "opt_g": self.opt_g.state_dict(),
                  "opt_d": self.opt_d.state_dict(), "sampler": self.sampler.state_dict()}
         if self.latent.state_dict():  # a prior with parameters (mode priors α, one row per replica)
             state["latent"] = self.latent.state_dict()
+        if self.augment is not None:
+            state["augment"] = self.augment.state_dict()
         return state
 
     def load_state_dict(self, state: dict) -> None:
@@ -312,3 +337,5 @@ class GANMethod:
         self.sampler.load_state_dict(state["sampler"])
         if "latent" in state:
             self.latent.load_state_dict(state["latent"])
+        if self.augment is not None:
+            self.augment.load_state_dict(state["augment"])

@@ -21,7 +21,8 @@ import torch
 from torch import nn
 
 from core.errors import require
-from gans.dcgan import ConvFeatureDiscriminator, ImageGANSpec, _build, _Stacked
+from gans.dcgan import ImageGANSpec
+from gans.single_replica import Stacked as _Stacked, build_seeded as _build
 
 __all__ = ["NEMGANConv"]
 
@@ -45,13 +46,21 @@ class NEMGANGenerator(_Stacked):
         return torch.tanh(self.convs(h)).unsqueeze(0)
 
 
-class NEMGANDiscriminator(ConvFeatureDiscriminator):
+class NEMGANDiscriminator(_Stacked):
+    feature_dim = 4 * 4 * 512
+
     def __init__(self, channels: int, slope: float, dropout: float):
+        super().__init__()
         layers, cin = [], channels
         for cout, stride in ((64, 2), (128, 2), (256, 2), (512, 1)):
             layers += [nn.Conv2d(cin, cout, 5, stride, 2), nn.LeakyReLU(slope), nn.Dropout(dropout)]
             cin = cout
-        super().__init__(layers)
+        self.net = nn.Sequential(*layers)
+        self.out = nn.Linear(self.feature_dim, 1)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        features = self.net(self._flat(x)).flatten(1)
+        return self.out(features).squeeze(1).unsqueeze(0), features.unsqueeze(0)
 
 
 class NEMGANConv(ImageGANSpec):

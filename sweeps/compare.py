@@ -8,7 +8,7 @@ builds ``docs/rls_table1.md``, ``.csv`` and ``.html`` (+ ``docs/rls_table1_files
 - a row per paper row (in the paper's order), matched on (dataset, method) among our runs of the paper's
   ``experiment``; our runs of other methods follow; a paper row we have not run shows ``—``;
 - **bold**: the best mean of a column (ours and the paper's separately; ties all bold);
-- ``†``: our mean lies outside the paper's mean ± 2 std;
+- ``†``: our mean lies outside the paper's mean ± 2 std (when the paper gives a std);
 - ``*``: a one-tailed Welch t-test at 0.05 between the best proposed row and the best competitor row (the paper's
   rule): the star goes to whichever is better when the difference is significant; the paper's own numbers
   get the same test from their summary statistics (n = ``runs``).
@@ -157,7 +157,7 @@ def _make_row(dataset, method, label, proposed, row: Row | None, prow: PaperRow 
             cell.paper = prow.values[m]
             if cell.mean is not None and cell.paper[1] is not None:  # no flag against a number without a spread
                 pm, ps = cell.paper
-                cell.outside = abs(cell.mean - pm) > 2 * ps + 1e-12
+                cell.outside = None if ps is None else abs(cell.mean - pm) > 2 * ps + 1e-12
         cells[m] = cell
     out = CompareRow(dataset, method, label, proposed, row, prow, cells, row.variant_id if (row and several) else "")
     if row is not None:
@@ -205,6 +205,8 @@ def _welch(dataset: str, m: str, table: list[CompareRow], source: str, paper_run
         return c.paper[0] if c.paper and c.paper[1] is not None else None
 
     candidates = [r for r in table if r.proposed is not None and mean_of(r) is not None]
+    if source == "paper" and any(r.cells[m].paper[1] is None for r in candidates):
+        return None  # the paper prints no spread: nothing to test
     proposed = [r for r in candidates if r.proposed]
     competitors = [r for r in candidates if not r.proposed]
     if not proposed or not competitors:
@@ -219,5 +221,7 @@ def _welch(dataset: str, m: str, table: list[CompareRow], source: str, paper_run
         result = welch_test([sign * v for v in win.cells[m].values], [sign * v for v in lose.cells[m].values])
     else:
         (mw, sw), (ml, sl) = win.cells[m].paper, lose.cells[m].paper
+        if sw is None or sl is None:  # means published without stds: nothing to test
+            return None
         result = welch_from_stats(sign * mw, sw, paper_runs, sign * ml, sl, paper_runs)
     return Significance(dataset, m, source, best_p, best_c, "proposed" if proposed_wins else "competitor", result)

@@ -9,8 +9,8 @@ File format (shared by every paper table)::
     rows:
       - {method: vanilla, label: "GAN", proposed: false, dataset: ring, nb_modes: [5.0, 1.1], hq_fraction: [0.92, 0.02]}
 
-Each row gives (mean, std) for some of the metrics (a missing metric or ``null`` means the paper has no number;
-``[mean, null]``: the paper gives a single number without a spread, so no ± 2 std flag and no Welch test on it);
+Each row gives (mean, std) for some of the metrics (a missing metric or ``null`` means the paper has no number; a
+bare number is a mean the paper prints without a spread, e.g. Dia-GAN's tables: no ± 2 std flag, no Welch test);
 ``proposed: true`` marks the paper's own methods (the Welch test compares the best of them with the best other
 row); an optional ``starred: [metric, ...]`` lists the cells where the paper prints its significance star.
 ``include: [other.yaml, {file: another.yaml, datasets: [d1, d2]}, ...]`` (paths relative to the file) appends another
@@ -105,12 +105,14 @@ def load_paper(path: str | Path) -> PaperTable:
             v = r.get(m)
             if v is None:
                 continue
-            number = lambda e: isinstance(e, (int, float)) and not isinstance(e, bool) and math.isfinite(e)
-            if (not isinstance(v, (list, tuple)) or len(v) != 2 or not number(v[0])
-                    or not (v[1] is None or (number(v[1]) and v[1] >= 0))):
-                raise PaperFormatError(f"{where}: '{m}' must be [mean, std] with std >= 0 (or null: not "
-                                       f"published), got {v!r}")
-            values[m] = (float(v[0]), None if v[1] is None else float(v[1]))
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
+                values[m] = (float(v), None)
+                continue
+            if (not isinstance(v, (list, tuple)) or len(v) != 2
+                    or not all(isinstance(e, (int, float)) and not isinstance(e, bool) and math.isfinite(e) for e in v)
+                    or v[1] < 0):
+                raise PaperFormatError(f"{where}: '{m}' must be [mean, std] with std >= 0 or a bare mean, got {v!r}")
+            values[m] = (float(v[0]), float(v[1]))
         starred = tuple(r.get("starred") or ())
         bad = set(starred) - set(metrics)
         if bad:

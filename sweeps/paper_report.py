@@ -35,12 +35,13 @@ def _ours_text(c: Cell, html_out: bool = False) -> str:
 def _paper_text(c: Cell, html_out: bool = False) -> str:
     if c.paper is None:
         return MISSING
-    return _decorate(_paper_number(c.paper), c.paper_best, c.paper_star, None, html_out)
+    return _decorate(_paper_value(c.paper), c.paper_best, c.paper_star, None, html_out)
 
 
-def _paper_number(paper: tuple[float, float | None]) -> str:
-    """The paper's "mean (std)", or its mean alone when it publishes no spread."""
-    return _fmt_paper(paper[0]) + ("" if paper[1] is None else f" ({_fmt_paper(paper[1])})")
+def _paper_value(paper: tuple[float, float | None]) -> str:
+    """``mean (std)`` as published, or the bare mean when the paper prints no spread."""
+    mean, std = paper
+    return _fmt_paper(mean) if std is None else f"{_fmt_paper(mean)} ({_fmt_paper(std)})"
 
 
 def _fmt_paper(x: float) -> str:
@@ -53,13 +54,18 @@ def _test_line(t: Significance, paper: PaperTable) -> str:
     lose = t.competitor if t.winner == "proposed" else t.proposed
     def val(r):
         c = r.cells[t.metric]
-        return format_mean_std(c.mean, c.std) if t.source == "ours" else _paper_number(c.paper)
+        return format_mean_std(c.mean, c.std) if t.source == "ours" else _paper_value(c.paper)
     res = t.result
     stat = "no test (zero variance, equal means)" if not math.isfinite(res.p) else \
         f"t = {res.t:.2f}, df = {res.df:.1f}, p = {res.p:.3g}" if math.isfinite(res.t) else f"t = {res.t}, p = {res.p:g}"
     verdict = "significant" if t.significant else "not significant"
     return (f"{t.dataset}, {col} ({t.source}): {win.label} {val(win)} > {lose.label} {val(lose)}: {stat} "
             f"-> {verdict} at {ALPHA}")
+
+
+def _any_failed(comp: Comparison) -> bool:
+    """Whether a row has failed runs: then the tables get a ``failed`` column (a crashed row is not "not run")."""
+    return any(r.row is not None and r.row.n_failed for table in comp.tables.values() for r in table)
 
 
 def to_markdown(comp: Comparison, meta: dict[str, Any] | None = None) -> str:
@@ -77,7 +83,7 @@ def to_markdown(comp: Comparison, meta: dict[str, Any] | None = None) -> str:
         for m in comp.metrics:
             col = paper.metrics.get(m, m)
             header += [f"{col} (ours)", f"{col} (paper)"]
-        header += ["n", "diverged"]
+        header += ["n", "diverged"] + (["failed"] if _any_failed(comp) else [])
         out.write("| " + " | ".join(header) + " |\n")
         out.write("|:---|" + "|".join("---:" for _ in header[1:]) + "|\n")
         for r in table:
@@ -85,6 +91,7 @@ def to_markdown(comp: Comparison, meta: dict[str, Any] | None = None) -> str:
             for m in comp.metrics:
                 cells += [_ours_text(r.cells[m]), _paper_text(r.cells[m])]
             cells += [str(r.row.n_completed) if r.row else "0", str(r.row.n_diverged) if r.row else MISSING]
+            cells += [str(r.row.n_failed) if r.row else MISSING] if _any_failed(comp) else []
             out.write("| " + " | ".join(cells) + " |\n")
         out.write("\n")
     out.write("Welch tests (one-tailed, best proposed vs best competitor):\n\n")
@@ -94,15 +101,14 @@ def to_markdown(comp: Comparison, meta: dict[str, Any] | None = None) -> str:
     return out.getvalue()
 
 
-def _unspread(paper: PaperTable) -> bool:
-    return any(std is None for row in paper.rows for _, std in row.values.values())
-
-
 def _notes(comp: Comparison) -> list[str]:
+    published = [v for table in comp.tables.values() for r in table if r.paper for v in r.paper.values.values()]
+    spread, unspread = any(v[1] is not None for v in published), any(v[1] is None for v in published)
     notes = [
-        "mean (std) over the completed seeds (sample std); the paper's numbers are mean (std) over "
-        f"{comp.paper.runs} runs" + (" (a number without a std: published without a spread; no ± 2 std flag "
-                                    "and no Welch test on it)." if _unspread(comp.paper) else "."),
+        "mean (std) over the completed seeds (sample std); the paper's numbers are " +
+        (f"mean (std) over {comp.paper.runs} runs" + (" (a number without a std: published without a spread; no "
+                                                      "± 2 std flag and no Welch test on it)." if unspread else ".")
+         if spread else "single numbers, without a spread (no ± 2 std flag and no Welch test on them)."),
         "**bold**: the best mean of the column (ours and the paper's ranked separately).",
         f"{STAR}: one-tailed Welch t-test at {ALPHA} between the best proposed and the best competitor row "
         "(proposed = the paper's own methods); the star marks the significantly better of the two. The paper "
@@ -138,6 +144,7 @@ def _meta_lines(meta: dict[str, Any] | None) -> list[str]:
 
 def to_csv(comp: Comparison, path: str | Path | None = None) -> str:
     header = ["dataset", "method", "label", "proposed", "variant", "n_completed", "n_diverged"]
+    header += ["n_failed"] if _any_failed(comp) else []
     for m in comp.metrics:
         header += [f"{m}_mean", f"{m}_std", f"{m}_n", f"{m}_paper_mean", f"{m}_paper_std", f"{m}_outside_2std",
                    f"{m}_best", f"{m}_star", f"{m}_paper_star"]
@@ -148,6 +155,7 @@ def to_csv(comp: Comparison, path: str | Path | None = None) -> str:
         for r in table:
             line: list[Any] = [dataset, r.method, r.label, "" if r.proposed is None else r.proposed, r.variant_id,
                                r.row.n_completed if r.row else 0, r.row.n_diverged if r.row else ""]
+            line += [r.row.n_failed if r.row else ""] if _any_failed(comp) else []
             for m in comp.metrics:
                 c = r.cells[m]
                 line += [_num(c.mean), _num(c.std), c.n, _num(c.paper[0] if c.paper else None),
@@ -207,14 +215,15 @@ def to_html(comp: Comparison, path: str | Path, meta: dict[str, Any] | None = No
         for m in comp.metrics:
             col = html.escape(paper.metrics.get(m, m))
             parts.append(f"<th>{col} (ours)</th><th>{col} (paper)</th>")
-        parts.append("<th>n</th><th>diverged</th></tr>")
+        parts.append("<th>n</th><th>diverged</th>" + ("<th>failed</th>" if _any_failed(comp) else "") + "</tr>")
         for r in table:
             parts.append(f"<tr class='{'proposed' if r.proposed else ''}'><td>{html.escape(r.display)}</td>")
             for m in comp.metrics:
                 c = r.cells[m]
                 parts.append(_html_cell(_ours_text(c, True), c.outside) + _html_cell(_paper_text(c, True), None))
             parts.append(f"<td>{r.row.n_completed if r.row else 0}</td><td>{r.row.n_diverged if r.row else MISSING}"
-                         "</td></tr>")
+                         "</td>" + (f"<td>{r.row.n_failed if r.row else MISSING}</td>" if _any_failed(comp) else "")
+                         + "</tr>")
         parts.append("</table>")
     parts.append("<h3>Welch tests</h3><ul>" + "".join(f"<li>{html.escape(_test_line(t, paper))}</li>"
                                                       for t in comp.tests) + "</ul>")

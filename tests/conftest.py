@@ -19,6 +19,16 @@ def _deterministic_threads():
     yield
 
 
+@pytest.fixture
+def one_thread():
+    """torch on one thread for the test (restored after): small convolutions on a shared CPU run faster on one
+    thread than split across busy cores."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def compose(overrides: list[str]):
     """Compose conf/config.yaml with overrides, including the hydra node (for runtime choices)."""
     from hydra import compose as hydra_compose, initialize_config_dir
@@ -54,4 +64,14 @@ def interrupt_after(step: int):
     def hook(self, current: int) -> None:
         if current == step:
             os.kill(os.getpid(), signal.SIGINT)
+    return hook
+
+
+def poison_replica_at(step: int, replica: int = 1):
+    """An ``on_step_end`` hook that fills a first-layer weight row of generator replica ``replica`` with NaN at the
+    end of ``step`` (that replica diverges)."""
+    def hook(self, current: int) -> None:
+        if current == step:
+            with torch.no_grad():
+                self.G.net.layers[0].weight[replica].fill_(float("nan"))
     return hook
