@@ -8,7 +8,8 @@ builds ``docs/rls_table1.md``, ``.csv`` and ``.html`` (+ ``docs/rls_table1_files
 - a row per paper row (in the paper's order), matched on (dataset, method) among our runs of the paper's
   ``experiment``; our runs of other methods follow; a paper row we have not run shows ``—``;
 - **bold**: the best mean of a column (ours and the paper's separately; ties all bold);
-- ``†``: our mean lies outside the paper's mean ± 2 std (when the paper gives a std);
+- ``†``: our mean lies outside the paper's mean ± 2 std (when the paper gives a std, and the paper file does not
+  list the metric under ``units`` as comparable in trend only);
 - ``*``: a one-tailed Welch t-test at 0.05 between the best proposed row and the best competitor row (the paper's
   rule): the star goes to whichever is better when the difference is significant; the paper's own numbers
   get the same test from their summary statistics (n = ``runs``).
@@ -57,11 +58,17 @@ class CompareRow:
     sample_plot: Path | None = None  # plots/samples_seed<k>.png of one of our runs
     modes_plot: Path | None = None
     plot_seed: int | None = None
+    setting: str = ""  # the config keys telling this row from the same method's other rows (else the variant id)
 
     @property
     def display(self) -> str:
         text = self.label + (" (proposed)" if self.proposed else "")
-        return text + (f" [{self.variant_id}]" if self.variant_id else "")
+        shown = self.setting or self.variant_id
+        return text + (f" [{shown}]" if shown else "")
+
+    def budget_differs(self, paper_steps: int | None) -> bool:
+        """Our seeds were trained for other steps than the paper's (unknown steps count as different)."""
+        return paper_steps is not None and self.row is not None and self.row.steps != [paper_steps]
 
 
 @dataclass
@@ -114,7 +121,7 @@ def compare(rows: Sequence[Row], records: Sequence[Record], paper: PaperTable, m
     for r in ours:
         by_key.setdefault((r.key("dataset"), r.key("method")), []).append(r)
     datasets = list(paper.datasets) + sorted({d for d, _ in by_key} - set(paper.datasets))
-    plots = _plot_index(records)
+    plots = plot_index(records)
     tables: dict[str, list[CompareRow]] = {}
     for dataset in datasets:
         table: list[CompareRow] = []
@@ -122,7 +129,7 @@ def compare(rows: Sequence[Row], records: Sequence[Record], paper: PaperTable, m
             matches = by_key.pop((dataset, prow.method), [])
             for r in matches or [None]:
                 table.append(_make_row(dataset, prow.method, prow.label, prow.proposed, r, prow, metrics, plots,
-                                       several=len(matches) > 1))
+                                       several=len(matches) > 1, units=paper.units))
         for (d, method) in sorted(k for k in by_key if k[0] == dataset):
             matches = by_key.pop((d, method))
             for r in matches:
@@ -146,7 +153,7 @@ def compare(rows: Sequence[Row], records: Sequence[Record], paper: PaperTable, m
 
 
 def _make_row(dataset, method, label, proposed, row: Row | None, prow: PaperRow | None, metrics, plots,
-              several: bool) -> CompareRow:
+              several: bool, units=frozenset()) -> CompareRow:
     cells = {}
     for m in metrics:
         cell = Cell()
@@ -155,11 +162,12 @@ def _make_row(dataset, method, label, proposed, row: Row | None, prow: PaperRow 
             cell.mean, cell.std, cell.n, cell.values = float(s.mean), s.std, s.n, [float(v) for v in s.values]
         if prow is not None and m in prow.values:
             cell.paper = prow.values[m]
-            if cell.mean is not None and cell.paper[1] is not None:  # no flag against a number without a spread
+            if cell.mean is not None and cell.paper[1] is not None and m not in units:
                 pm, ps = cell.paper
                 cell.outside = None if ps is None else abs(cell.mean - pm) > 2 * ps + 1e-12
         cells[m] = cell
-    out = CompareRow(dataset, method, label, proposed, row, prow, cells, row.variant_id if (row and several) else "")
+    out = CompareRow(dataset, method, label, proposed, row, prow, cells, row.variant_id if (row and several) else "",
+                     setting=row.setting if (row and several) else "")
     if row is not None:
         seeds = sorted(s for s in row.seeds if s is not None)
         for seed in seeds:
@@ -170,7 +178,7 @@ def _make_row(dataset, method, label, proposed, row: Row | None, prow: PaperRow 
     return out
 
 
-def _plot_index(records: Sequence[Record]) -> dict[tuple, tuple[Path | None, Path | None]]:
+def plot_index(records: Sequence[Record]) -> dict[tuple, tuple[Path | None, Path | None]]:
     """(group, variant, seed) -> (samples plot, modes plot) of completed records whose run folder has them."""
     index = {}
     for rec in records:
