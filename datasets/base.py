@@ -65,7 +65,7 @@ class DataBundle:
     documented by each spec: mixtures' ``mode_counts``, ``std``, ``isotropic``, ``data_seed``, ``layout``;
     Dia-GAN's Gaussian's ``groups``, ``radius``, ``std``, ``majority_rate``, ``data_seed``; class subsets'
     ``groups``; stacked MNIST's ``digits``; Rumi splits' ``positive_classes``, ``negative_classes``,
-    ``partition``; CelebA's ``attributes`` and ``attribute_names``.
+    ``partition``; CelebA's ``attributes``, ``attribute_names`` and ``crop``.
     """
 
     name: str

@@ -82,7 +82,8 @@ class CelebA(ImageDatasetBase):
                             source_labels=labels.clone(), indices=indices, fingerprint=fingerprint,
                             positives=positives, split=split, attribute=self.attribute,
                             subgroups={n: attributes[:, j].bool() for j, n in enumerate(names)},
-                            extra={"attributes": attributes, "attribute_names": names})
+                            extra={"attributes": attributes, "attribute_names": names,
+                                   "crop": self.crop})
         if positives is not None and self.target == "positives":
             # the parent class of the kept minority images: up to `parent_size` images of it from the whole split
             # (Rumi §5 evaluates CelebA against 10^4 images of the target class), the `balanced` reference

@@ -93,6 +93,10 @@ def check_compatibility(parts: Components) -> None:
         require(kinds is None or data.kind in kinds,
                 f"metrics.{name} ({type(metric).__name__}) scores {'/'.join(kinds or ())} data, but dataset "
                 f"'{data.name}' is {data.kind} data; use metrics=toy for mixtures and metrics=images for images")
+        require(not getattr(metric, "uses_latent_model", False) or method.provides_latent_model,
+                f"metrics.{name} ({type(metric).__name__}) scores a method's inverter and latent modes, which method "
+                f"{type(method).__name__} does not have; use method=nemgan_v/nemgan_s/nemgan_p/infogan/clustergan "
+                f"or remove it (metrics.{name}=null)")
         missing = set(getattr(metric, "requires", ())) - set(data.provides)
         require(not missing, f"metrics.{name} ({type(metric).__name__}) needs {sorted(missing)} from the dataset, "
                              f"which '{data.name}' does not provide (it provides {sorted(data.provides)}); remove it "

@@ -23,6 +23,9 @@ class Evaluator:
     share its features; what outlives one evaluation (the feature spaces, the real reference statistics) is kept
     by ``self.features`` for the evaluator's lifetime (the run).
 
+    A metric with ``uses_latent_model = True`` is also given ``latent=method.latent_model(replica)`` (the
+    method's inverter, mode priors and conditional generator: metrics/latent_base.py).
+
     Optional metric attributes: ``n_samples`` (int; any metric node may set it) asks for that many generated samples
     instead of ``metrics.n_samples`` (the evaluation draws the largest request once and gives every metric the first
     ones it asked for); ``final_only`` (bool) skips the metric at periodic evaluations; ``prepare(data, cache)``
@@ -56,12 +59,15 @@ class Evaluator:
         wanted = [self._samples_for(m) for m in active]
         fake = method.generate(max([self.n_samples, *wanted]), generator=generator)
         results = []
-        for replica_samples in fake:
+        for r, replica_samples in enumerate(fake):
             cache = FeatureCache(self.features)  # this batch's features, shared by the metrics
             metrics: dict[str, Any] = {}
             for metric, n in zip(active, wanted):
                 samples = replica_samples if n == replica_samples.shape[0] else replica_samples[:n]
-                metrics.update(metric(samples, data, cache))
+                if getattr(metric, "uses_latent_model", False):  # metrics of the method's inverter and mode prior
+                    metrics.update(metric(samples, data, cache, latent=method.latent_model(r)))
+                else:
+                    metrics.update(metric(samples, data, cache))
             results.append(metrics)
         return results, fake[:, : self.n_samples], time.perf_counter() - start
 

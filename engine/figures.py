@@ -6,7 +6,7 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from metrics import curve_plots, image_plots, plots
+from metrics import curve_plots, image_plots, latent_plots, plots
 
 
 def figure_title(cfg, data_name: str, method_name: str | None, result: dict[str, Any], seed: int) -> str:
@@ -27,9 +27,10 @@ def figure_title(cfg, data_name: str, method_name: str | None, result: dict[str,
 def run_figures(cfg, run_dir: Path, data, method, fake, results, seeds, history=(), final_step: int = 0,
                 method_name: str | None = None) -> dict[str, Path]:
     """Toy runs: samples over data, samples per mode, sampling weights and the method's own figures; image runs:
-    sample grids and class histograms; both: the PRD curve and the ``plots.history`` metrics of the periodic
-    evaluations (``history``: the trainer's [{step, metrics: [per replica]}]) over training. ``method_name`` (the
-    method's config choice) heads the titles. Returns {logger key: path} ({} with ``plots.enabled=false``)."""
+    sample grids and class histograms; both: the PRD curve, the ``plots.history`` metrics of the periodic
+    evaluations (``history``: the trainer's [{step, metrics: [per replica]}]) over training, and samples per latent
+    mode and learned priors (NEMGAN & co.). ``method_name`` (the method's config choice) heads the titles. Returns
+    {logger key: path} ({} with ``plots.enabled=false``)."""
     if not cfg.plots.enabled or data.kind not in ("toy", "image"):
         return {}
     folder = Path(run_dir) / "plots"
@@ -44,7 +45,7 @@ def run_figures(cfg, run_dir: Path, data, method, fake, results, seeds, history=
         for r, seed in enumerate(shown):
             title = figure_title(cfg, data.name, method_name, results[r], seed)
             images.update(image_plots.image_figures(folder, data, fake[r], results[r], title, f"seed{seed}"))
-        return images
+        return images | _latent(folder, data, method, shown, f"{method_name or cfg.experiment_name} on {data.name}")
     probabilities = method.sampler.probabilities(method)
     threshold = OmegaConf.select(cfg, "metrics.modes.min_count")
     for r, seed in enumerate(shown):
@@ -57,5 +58,13 @@ def run_figures(cfg, run_dir: Path, data, method, fake, results, seeds, history=
             path = plots.sampling_weights(folder / f"weights_seed{seed}.png", data, probabilities[r], title)
             if path is not None:
                 images[f"weights/seed{seed}"] = path
-    images.update(method.plots(folder, data, results, shown, f"{method_name or cfg.experiment_name} on {data.name}"))
-    return images
+    title = f"{method_name or cfg.experiment_name} on {data.name}"
+    images.update(method.plots(folder, data, results, shown, title))
+    return images | _latent(folder, data, method, shown, title)
+
+
+def _latent(folder: Path, data, method, shown, title: str) -> dict[str, Path]:
+    """Samples per latent mode and the learned mode priors, for methods with a latent model (NEMGAN & co.)."""
+    if not getattr(method, "provides_latent_model", False):
+        return {}
+    return latent_plots.latent_figures(folder, data, method, shown, title)

@@ -57,6 +57,42 @@ class DiaGANSettings:
 
 
 @dataclass
+class LatentSupervisionSettings:
+    size: Optional[int] = None
+    draw: Optional[str] = None
+    start: Optional[int] = None
+    every: Optional[int] = None
+    batches: Optional[int] = None
+
+
+@dataclass
+class LatentPriorLearningSettings:
+    start: Optional[int] = None
+    lr: Optional[float] = None
+    batch_size: Optional[int] = None
+    record_every: Optional[int] = None
+
+
+@dataclass
+class LatentInverterSettings:
+    arch: Optional[str] = None
+    hidden: Optional[List[int]] = None
+    latent_activation: Optional[str] = None
+    lr: Optional[float] = None
+
+
+@dataclass
+class LatentSettings:
+    """The ``latent`` block (conf/latent/) read by the latent methods' configs (NEMGAN & co.) through oc.select;
+    a key left out keeps each method's own default."""
+
+    prior_steepness: Optional[float] = None
+    supervision: LatentSupervisionSettings = field(default_factory=LatentSupervisionSettings)
+    prior_learning: LatentPriorLearningSettings = field(default_factory=LatentPriorLearningSettings)
+    inverter: LatentInverterSettings = field(default_factory=LatentInverterSettings)
+
+
+@dataclass
 class MetricsSettings:
     """The ``metrics`` group's own settings (its other entries are metric nodes, or null to drop one)."""
 
@@ -74,6 +110,7 @@ class RunSettings:
     plots: PlotSettings = field(default_factory=PlotSettings)
     rls: Optional[RLSSettings] = None
     diagan: Optional[DiaGANSettings] = None
+    latent: Optional[LatentSettings] = None
 
 
 def check_run_config(cfg: DictConfig) -> None:

@@ -108,6 +108,9 @@ class ConditionalGANSpec:
     def regularizers(self) -> list:
         return self.spec.regularizers()
 
+    def build_prior(self, replicas: int, device, num_modes: int | None = None) -> nn.Module:
+        return self.spec.build_prior(replicas, device, num_modes)
+
     def prior(self, replicas: int, n: int, generator: torch.Generator, device) -> torch.Tensor:
         return self.spec.prior(replicas, n, generator, device)
 

@@ -151,8 +151,8 @@ class DCGAN28(ImageGANSpec):
 
     def __init__(self, z_dim: int = 100, lr_g: float = 1e-3, lr_d: float = 1e-3,
                  betas: Sequence[float] = (0.5, 0.999), leaky_slope: float = 0.3, bn_momentum: float = 0.01,
-                 bn_eps: float = 1e-3, init: str = "glorot"):
-        super().__init__(z_dim, lr_g, lr_d, betas)
+                 bn_eps: float = 1e-3, init: str = "glorot", prior=None):
+        super().__init__(z_dim, lr_g, lr_d, betas, prior)
         require(0 <= leaky_slope < 1, f"gan.leaky_slope must be in [0, 1), got {leaky_slope}")
         require(0 < bn_momentum <= 1 and bn_eps > 0, "gan.bn_momentum must be in (0, 1] and gan.bn_eps > 0")
         require(init in INITS, f"gan.init must be one of {list(INITS)}, got {init!r}")
@@ -218,8 +218,8 @@ class DCGAN32(ImageGANSpec):
 
     def __init__(self, z_dim: int = 100, lr_g: float = 1e-4, lr_d: float = 1e-4,
                  betas: Sequence[float] = (0.5, 0.9), leaky_slope: float = 0.2, dropout: float = 0.5,
-                 bn_momentum: float = 0.1, bn_eps: float = 1e-5, init: str = "torch"):
-        super().__init__(z_dim, lr_g, lr_d, betas)
+                 bn_momentum: float = 0.1, bn_eps: float = 1e-5, init: str = "torch", prior=None):
+        super().__init__(z_dim, lr_g, lr_d, betas, prior)
         require(0 <= leaky_slope < 1, f"gan.leaky_slope must be in [0, 1), got {leaky_slope}")
         require(0 <= dropout < 1, f"gan.dropout must be in [0, 1), got {dropout}")
         require(0 < bn_momentum <= 1 and bn_eps > 0, "gan.bn_momentum must be in (0, 1] and gan.bn_eps > 0")

@@ -134,6 +134,7 @@ class GANMethod:
         self.D = ctx.gan.build_discriminator(shape, generators, self.pack).to(ctx.device)
         self.opt_g = ctx.gan.optimizer_g(self.G.parameters())
         self.opt_d = ctx.gan.optimizer_d(self.D.parameters())
+        self.latent = ctx.gan.build_prior(ctx.replicas, ctx.device, ctx.data.num_modes)  # gan.prior, per replica
         self.sampler.setup(ctx.data, ctx.replicas, ctx.batch_size, ctx.generator)
         # loss terms the architecture brings (SSGAN's rotation loss): the same objects on every setup
         self.regularizers += [r for r in ctx.gan.regularizers() if r not in self.regularizers]
@@ -146,7 +147,8 @@ class GANMethod:
 
     # ------------------------------------------------------------- utilities
     def noise(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        return self.ctx.gan.prior(self.ctx.replicas, n, generator or self.ctx.generator, self.ctx.device)
+        """Latent codes (S, n, z_dim) from the run's prior (``gan.prior``; N(0, I) by default)."""
+        return self.latent.sample(n, generator or self.ctx.generator)
 
     def real_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
         indices = self.sampler.sample(self)
@@ -217,6 +219,14 @@ class GANMethod:
 
     def on_step_end(self, step: int) -> None:
         """Called after every training step (Dia-GAN records logits here)."""
+
+    provides_latent_model = False  # True: latent_model() gives an inverter and mode prior (metrics.latent_*)
+
+    def latent_model(self, replica: int):
+        """What the latent metrics score (an inverter, the mode priors, conditional sampling) for one replica: a
+        ``gans.latent_model.LatentModel`` for methods with a mode prior and an inverter (NEMGAN, InfoGAN,
+        ClusterGAN); None here."""
+        return None
 
     def diagnostics(self) -> list[dict] | None:
         """Per-replica JSON-serialisable diagnostics stored in each record under ``diagnostics`` (None: none)."""
@@ -313,6 +323,8 @@ class GANMethod:
     def state_dict(self) -> dict:
         state = {"G": self.G.state_dict(), "D": self.D.state_dict(), "opt_g": self.opt_g.state_dict(),
                  "opt_d": self.opt_d.state_dict(), "sampler": self.sampler.state_dict()}
+        if self.latent.state_dict():  # a prior with parameters (mode priors α, one row per replica)
+            state["latent"] = self.latent.state_dict()
         if self.augment is not None:
             state["augment"] = self.augment.state_dict()
         return state
@@ -323,5 +335,7 @@ class GANMethod:
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
         self.sampler.load_state_dict(state["sampler"])
+        if "latent" in state:
+            self.latent.load_state_dict(state["latent"])
         if self.augment is not None:
             self.augment.load_state_dict(state["augment"])

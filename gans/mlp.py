@@ -46,8 +46,8 @@ class MLPGAN(GANSpec):
 
     def __init__(self, z_dim: int = 25, g_hidden: Sequence[int] = (128, 128), d_hidden: Sequence[int] = (128, 128),
                  activation: str = "tanh", init: str = "glorot", lr_g: float = 1e-3, lr_d: float = 1e-3,
-                 betas: Sequence[float] = (0.5, 0.999)):
-        super().__init__(z_dim, lr_g, lr_d, betas)
+                 betas: Sequence[float] = (0.5, 0.999), prior=None):
+        super().__init__(z_dim, lr_g, lr_d, betas, prior)
         if not g_hidden or not d_hidden:
             raise ConfigError("gan.g_hidden and gan.d_hidden need at least one hidden layer each")
         self.g_hidden, self.d_hidden = [int(h) for h in g_hidden], [int(h) for h in d_hidden]

@@ -104,8 +104,8 @@ class _RumiSpec(ImageGANSpec):
     """Settings shared by the three architectures (see the module docstring); subclasses give the layers."""
 
     def __init__(self, z_dim: int = 100, lr_g: float = 5e-5, lr_d: float = 5e-5, betas: Sequence[float] = (0.5, 0.9),
-                 leaky_slope: float = 0.3, bn_momentum: float = 0.01, bn_eps: float = 1e-3, init: str = "glorot"):
-        super().__init__(z_dim, lr_g, lr_d, betas)
+                 leaky_slope: float = 0.3, bn_momentum: float = 0.01, bn_eps: float = 1e-3, init: str = "glorot", prior=None):
+        super().__init__(z_dim, lr_g, lr_d, betas, prior)
         require(0 <= leaky_slope < 1, f"gan.leaky_slope must be in [0, 1), got {leaky_slope}")
         require(0 < bn_momentum <= 1 and bn_eps > 0, "gan.bn_momentum must be in (0, 1] and gan.bn_eps > 0")
         require(init in INITS, f"gan.init must be one of {list(INITS)}, got {init!r}")

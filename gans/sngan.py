@@ -178,8 +178,8 @@ class SNGAN(GANSpec):
 
     def __init__(self, resolution: int = 32, z_dim: int = 128, ngf: int = 256, ndf: int = 128, bottom_width: int = 4,
                  lr_g: float = 2e-4, lr_d: float = 2e-4, betas: Sequence[float] = (0.0, 0.9),
-                 bn_momentum: float = 0.1, bn_eps: float = 1e-5):
-        super().__init__(z_dim, lr_g, lr_d, betas)
+                 bn_momentum: float = 0.1, bn_eps: float = 1e-5, prior=None):
+        super().__init__(z_dim, lr_g, lr_d, betas, prior)
         require(resolution in RESOLUTIONS, f"gan.resolution must be one of {list(RESOLUTIONS)}, got {resolution}")
         blocks = int(math.log2(resolution // bottom_width)) if bottom_width >= 1 else 0
         require(bottom_width >= 1 and bottom_width * 2 ** blocks == resolution,

@@ -210,7 +210,7 @@ def _welch(dataset: str, m: str, table: list[CompareRow], source: str, paper_run
         c = r.cells[m]
         if source == "ours":
             return c.mean if c.n >= 2 else None
-        return c.paper[0] if c.paper else None
+        return c.paper[0] if c.paper and c.paper[1] is not None else None
 
     candidates = [r for r in table if r.proposed is not None and mean_of(r) is not None]
     if source == "paper" and any(r.cells[m].paper[1] is None for r in candidates):

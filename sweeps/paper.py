@@ -16,6 +16,9 @@ Each row gives (mean, std) for some of the metrics (a missing metric or ``null``
 bare number is a mean the paper prints without a spread, e.g. Dia-GAN's tables: no ± 2 std flag, no Welch test);
 ``proposed: true`` marks the paper's own methods (the Welch test compares the best of them with the best other
 row); an optional ``starred: [metric, ...]`` lists the cells where the paper prints its significance star.
+``include: [other.yaml, {file: another.yaml, datasets: [d1, d2]}, ...]`` (paths relative to the file) appends another
+paper file's rows (all, or those of the listed datasets; their metrics that this file names), so a new experiment
+can sit beside a published table's rows.
 """
 from __future__ import annotations
 
@@ -32,7 +35,7 @@ __all__ = ["PaperRow", "PaperTable", "load_paper", "welch_test", "welch_from_sta
            "LOWER_IS_BETTER"]
 
 # Metrics where smaller is better (every other metric: larger is better).
-LOWER_IS_BETTER = frozenset({"kl_modes", "kl_classes", "jsd", "fid", "kid", "fcd", "train_seconds"})
+LOWER_IS_BETTER = frozenset({"kl_modes", "kl_classes", "jsd", "fid", "kid", "fcd", "train_seconds", "prior_l1", "prior_kl"})
 
 
 class PaperFormatError(ValueError):
@@ -88,8 +91,8 @@ def load_paper(path: str | Path) -> PaperTable:
     if not isinstance(metrics, dict) or not metrics:
         raise PaperFormatError(f"{path}: 'metrics' must map our metric names to the paper's column names")
     runs = raw.get("runs", 10)
-    if not isinstance(runs, int) or runs < 2:
-        raise PaperFormatError(f"{path}: 'runs' must be an integer >= 2, got {runs!r}")
+    if not isinstance(runs, int) or runs < 1:
+        raise PaperFormatError(f"{path}: 'runs' must be an integer >= 1, got {runs!r}")
     steps = raw.get("steps")
     if steps is not None and (not isinstance(steps, int) or isinstance(steps, bool) or steps < 1):
         raise PaperFormatError(f"{path}: 'steps' must be a positive integer, got {steps!r}")
@@ -134,6 +137,18 @@ def load_paper(path: str | Path) -> PaperTable:
             raise PaperFormatError(f"{where}: duplicate row for dataset={key[0]} method={key[1]}")
         seen.add(key)
         rows.append(PaperRow(str(r["method"]), str(r["label"]), r["proposed"], str(r["dataset"]), values, starred))
+    for entry in raw.get("include") or []:  # another table's rows (e.g. the baselines a new experiment sits beside)
+        name, only = (entry["file"], set(entry["datasets"])) if isinstance(entry, dict) else (entry, None)
+        other = load_paper(path.parent / name)
+        for r in other.rows:
+            if only is not None and r.dataset not in only:
+                continue
+            if (r.dataset, r.method) in seen:
+                raise PaperFormatError(f"{path}: included {name} repeats the row dataset={r.dataset} method={r.method}")
+            seen.add((r.dataset, r.method))
+            rows.append(PaperRow(r.method, r.label, r.proposed, r.dataset,
+                                 {m: v for m, v in r.values.items() if m in metrics},
+                                 tuple(m for m in r.starred if m in metrics)))
     datasets = list(dict.fromkeys(r.dataset for r in rows))
     return PaperTable(str(raw["source"]), str(raw["experiment"]), dict(metrics), rows, runs, path, datasets, steps,
                       extras["figures"], extras["units"])

@@ -112,12 +112,13 @@ def to_markdown(comp: Comparison, meta: dict[str, Any] | None = None) -> str:
 
 
 def notes(comp: Comparison) -> list[str]:
-    spread = any(v[1] is not None for table in comp.tables.values() for r in table if r.paper
-                 for v in r.paper.values.values())
+    published = [v for table in comp.tables.values() for r in table if r.paper for v in r.paper.values.values()]
+    spread, unspread = any(v[1] is not None for v in published), any(v[1] is None for v in published)
     notes = [
         "mean (std) over the completed seeds (sample std); the paper's numbers are " +
-        (f"mean (std) over {comp.paper.runs} runs." if spread else "single numbers, without a spread (no ± 2 std "
-                                                                   "flag and no Welch test on them)."),
+        (f"mean (std) over {comp.paper.runs} runs" + (" (a number without a std: published without a spread; no "
+                                                      "± 2 std flag and no Welch test on it)." if unspread else ".")
+         if spread else "single numbers, without a spread (no ± 2 std flag and no Welch test on them)."),
         "**bold**: the best mean of the column (ours and the paper's ranked separately).",
         f"{STAR}: one-tailed Welch t-test at {ALPHA} between the best proposed and the best competitor row "
         "(proposed = the paper's own methods); the star marks the significantly better of the two. The paper "
