@@ -58,6 +58,11 @@ class GANSpec:
     def optimizer_d(self, params) -> torch.optim.Optimizer:
         return make_adam(params, self.lr_d, self.betas)
 
+    def regularizers(self) -> list:
+        """Regularizers (``gans.method.Regularizer``) this architecture trains with, whatever the method (e.g.
+        StyleGAN2's R1 penalty); the method adds them to its own at set-up. None by default."""
+        return []
+
     def prior(self, replicas: int, n: int, generator: torch.Generator, device) -> torch.Tensor:
         """Latent codes z ~ N(0, I), shape (S, n, z_dim)."""
         return torch.randn(replicas, n, self.z_dim, generator=generator, device=device)

@@ -80,6 +80,13 @@ class Regularizer:
     def discriminator_term(self, batch: Batch, method: "GANMethod") -> torch.Tensor | None:
         return None
 
+    def state_dict(self) -> dict:
+        """What a resumed run needs (e.g. a lazy regulariser's update count); checkpointed with the method."""
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
+
 
 class GANMethod:
     """Vanilla GAN training; the base every method config builds on."""
@@ -92,6 +99,7 @@ class GANMethod:
         if isinstance(regularizers, dict) or hasattr(regularizers, "values"):
             regularizers = [r for r in regularizers.values() if r is not None]
         self.regularizers: list[Regularizer] = list(regularizers or [])
+        self.method_regularizers = list(self.regularizers)  # the configured ones; setup adds the GAN's own
         require(int(pack) >= 1, f"method.pack (PacGAN packing degree) must be >= 1, got {pack}")
         self.pack = int(pack)
 
@@ -118,6 +126,7 @@ class GANMethod:
     def setup(self, ctx: RunContext) -> None:
         """Build networks and optimisers (replica r initialised from seed ctx.seeds[r]) and the sampler."""
         self.ctx, self.data, self.loss, self.sampler = ctx, ctx.data, ctx.loss, ctx.sampler
+        self.regularizers = [*self.method_regularizers, *ctx.gan.regularizers()]  # e.g. StyleGAN2's R1
         generators = seeded_generators(ctx.seeds)
         shape = ctx.data.sample_shape
         self.G = ctx.gan.build_generator(shape, generators).to(ctx.device)
@@ -289,7 +298,8 @@ class GANMethod:
     # ---------------------------------------------------------- persistence
     def state_dict(self) -> dict:
         return {"G": self.G.state_dict(), "D": self.D.state_dict(), "opt_g": self.opt_g.state_dict(),
-                "opt_d": self.opt_d.state_dict(), "sampler": self.sampler.state_dict()}
+                "opt_d": self.opt_d.state_dict(), "sampler": self.sampler.state_dict(),
+                "regularizers": [r.state_dict() for r in self.regularizers]}
 
     def load_state_dict(self, state: dict) -> None:
         self.G.load_state_dict(state["G"])
@@ -297,3 +307,5 @@ class GANMethod:
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
         self.sampler.load_state_dict(state["sampler"])
+        for reg, reg_state in zip(self.regularizers, state.get("regularizers", ())):
+            reg.load_state_dict(reg_state)
