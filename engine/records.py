@@ -19,6 +19,7 @@ RESULTS_FILE = "results.json"
 NON_RESULT_KEYS = (
     "logger", "plots", "data.root", "dataset.root", "dataset.download", "metrics.inception_weights",
     "metrics.*.inception_weights", "metrics.cache_dir", "metrics.*.cache_dir", "trainer.device", "trainer.progress",
+    "sampler.inception_weights",
     "trainer.threads", "trainer.eval_every", "trainer.ckpt_every", "trainer.check_every",
 )
 # ...and additionally the seeds: runs that differ only in these are the same setting (one "variant").
