@@ -5,11 +5,14 @@
     python -m sweeps.run rls_table1 --dry-run             # what would run, what is done (and the projected
                                                           # time, if the spec sets base_seconds)
     python -m sweeps.run rls_table1 --methods bures mwugan --datasets grid trainer.eval_every=0
+    python -m sweeps.run rls_cifar10 --gans dcgan32 --dry-run   # a spec with a `gans` list: one GAN family
 
 A sweep spec (``sweeps/<name>.yaml``) lists the experiment, datasets, methods and seeds (optional: ``metrics``,
-the table's metric columns). Every (dataset, method)
+the table's metric columns; ``gans``, GAN families to run the table with). Every (dataset, method)
 is one job: ``python run.py experiment=<e> dataset=<d> method=<m> seed=0 trainer.replicas=<seeds>
 trainer.threads=<threads> ...`` in ``<out>/<dataset>/<method>``, so the seeds of a row train together as replicas.
+With ``gans`` every (gan, dataset, method) is a job, with ``gan=<g>``, in ``<out>/<gan>/<dataset>/<method>``
+(``--gans`` picks some); the leaderboard then shows each paper row once per GAN family.
 ``--jobs`` jobs run in parallel (one per CPU core with ``threads: 1``), the longest first (``cost`` in the spec).
 
 Re-running is safe and cheap: a job whose results.json is finished for its configuration hash is skipped
@@ -47,6 +50,7 @@ class Job:
     overrides: list[str]
     run_dir: Path
     cost: float
+    gan: str | None = None  # set when the spec lists `gans`
     status: str = "pending"  # pending | finished | resume | running | done | failed
     seconds: float = 0.0
     process: subprocess.Popen | None = field(default=None, repr=False)
@@ -54,7 +58,7 @@ class Job:
 
     @property
     def name(self) -> str:
-        return f"{self.dataset}/{self.method}"
+        return f"{self.gan + '/' if self.gan else ''}{self.dataset}/{self.method}"
 
 
 def load_spec(name: str) -> dict:
@@ -83,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=None, help="torch threads per job (default: the spec's)")
     p.add_argument("--methods", nargs="+", default=None, help="only these methods")
     p.add_argument("--datasets", nargs="+", default=None, help="only these datasets")
+    p.add_argument("--gans", nargs="+", default=None, help="only these GAN families (specs with a `gans` list)")
     p.add_argument("--out", default=None, help="folder of the run folders (default: the spec's, suffixed for "
                                                "other budgets)")
     p.add_argument("--board", default=None, help="prefix of the comparison table files (.md/.csv/.html)")
@@ -106,11 +111,19 @@ def plan(spec: dict, args) -> tuple[list[Job], Path, Path, dict]:
     unknown = [m for m in methods if not (ROOT / "conf" / "method" / f"{m}.yaml").exists()]
     if unknown:
         raise SystemExit(f"sweeps.run: unknown method(s) {unknown}")
+    if args.gans and not spec.get("gans"):
+        raise SystemExit(f"sweeps.run: {spec['name']} has no `gans` list; choose the GAN with an override (gan=...) "
+                         "and its own --out folder")
+    gans = args.gans or list(spec.get("gans") or [None])
+    unknown = [g for g in gans if g is not None and not (ROOT / "conf" / "gan" / f"{g}.yaml").exists()]
+    if unknown:
+        raise SystemExit(f"sweeps.run: unknown gan(s) {unknown}")
     common = [f"experiment={spec['experiment']}", "seed=0", f"trainer.replicas={seeds}", f"trainer.threads={threads}",
               *spec.get("overrides", []), *([f"trainer.steps={args.steps}"] if args.steps else []), *args.overrides]
-    costs = spec.get("cost", {})
-    jobs = [Job(d, m, [*common, f"dataset={d}", f"method={m}"], out / d / m, float(costs.get(m, 1.0)))
-            for d in datasets for m in methods]
+    costs, gan_costs = spec.get("cost", {}), spec.get("gan_cost", {})
+    jobs = [Job(d, m, [*common, *([f"gan={g}"] if g else []), f"dataset={d}", f"method={m}"],
+                (out / g if g else out) / d / m, float(costs.get(m, 1.0)) * float(gan_costs.get(g, 1.0)), g)
+            for g in gans for d in datasets for m in methods]
     info = {"seeds": seeds, "threads": threads, "default_budget": default_budget}
     return jobs, out, board, info
 
@@ -118,6 +131,8 @@ def plan(spec: dict, args) -> tuple[list[Job], Path, Path, dict]:
 @functools.lru_cache(maxsize=None)
 def _compose(overrides: tuple[str, ...]):
     from hydra import compose as hydra_compose, initialize_config_dir
+
+    import engine.build  # noqa: F401  (registers the config resolvers: image sources, rls_class features)
 
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         return hydra_compose("config", overrides=list(overrides))
