@@ -15,6 +15,7 @@ builds ``docs/rls_table1.md``, ``.csv`` and ``.html`` (+ ``docs/rls_table1_files
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -53,7 +54,7 @@ class CompareRow:
     row: Row | None  # our summary (None: not run)
     paper: PaperRow | None
     cells: dict[str, Cell]
-    variant_id: str = ""
+    variant_id: str = ""  # the row's tag among rows of the same (dataset, method): its GAN and/or variant id
     sample_plot: Path | None = None  # plots/samples_seed<k>.png of one of our runs
     modes_plot: Path | None = None
     plot_seed: int | None = None
@@ -120,13 +121,12 @@ def compare(rows: Sequence[Row], records: Sequence[Record], paper: PaperTable, m
         table: list[CompareRow] = []
         for prow in paper.rows_for(dataset):
             matches = by_key.pop((dataset, prow.method), [])
-            for r in matches or [None]:
-                table.append(_make_row(dataset, prow.method, prow.label, prow.proposed, r, prow, metrics, plots,
-                                       several=len(matches) > 1))
+            for r, tag in zip(matches, row_tags(matches)) if matches else [(None, "")]:
+                table.append(_make_row(dataset, prow.method, prow.label, prow.proposed, r, prow, metrics, plots, tag))
         for (d, method) in sorted(k for k in by_key if k[0] == dataset):
             matches = by_key.pop((d, method))
-            for r in matches:
-                table.append(_make_row(dataset, method, method, None, r, None, metrics, plots, several=len(matches) > 1))
+            for r, tag in zip(matches, row_tags(matches)):
+                table.append(_make_row(dataset, method, method, None, r, None, metrics, plots, tag))
         tables[dataset] = table
     tests: list[Significance] = []
     for dataset, table in tables.items():
@@ -145,8 +145,22 @@ def compare(rows: Sequence[Row], records: Sequence[Record], paper: PaperTable, m
     return Comparison(paper, metrics, tables, tests)
 
 
+def row_tags(rows: Sequence[Row]) -> list[str]:
+    """What tells our rows of one (dataset, method) apart: the GAN when they differ in it (the same table run with
+    several GAN families), then the variant id where one GAN has several settings; "" for a single row."""
+    gans = [r.key("gan") for r in rows]
+    several_gans = len(set(gans)) > 1
+    tags = []
+    for r, gan in zip(rows, gans):
+        parts = [gan] if several_gans else []
+        if gans.count(gan) > 1:
+            parts.append(r.variant_id)
+        tags.append(" ".join(parts))
+    return tags
+
+
 def _make_row(dataset, method, label, proposed, row: Row | None, prow: PaperRow | None, metrics, plots,
-              several: bool) -> CompareRow:
+              tag: str) -> CompareRow:
     cells = {}
     for m in metrics:
         cell = Cell()
@@ -155,11 +169,11 @@ def _make_row(dataset, method, label, proposed, row: Row | None, prow: PaperRow 
             cell.mean, cell.std, cell.n, cell.values = float(s.mean), s.std, s.n, [float(v) for v in s.values]
         if prow is not None and m in prow.values:
             cell.paper = prow.values[m]
-            if cell.mean is not None:
+            if cell.mean is not None and math.isfinite(cell.paper[1]):  # no flag for a value published alone
                 pm, ps = cell.paper
                 cell.outside = abs(cell.mean - pm) > 2 * ps + 1e-12
         cells[m] = cell
-    out = CompareRow(dataset, method, label, proposed, row, prow, cells, row.variant_id if (row and several) else "")
+    out = CompareRow(dataset, method, label, proposed, row, prow, cells, tag)
     if row is not None:
         seeds = sorted(s for s in row.seeds if s is not None)
         for seed in seeds:
@@ -202,7 +216,7 @@ def _welch(dataset: str, m: str, table: list[CompareRow], source: str, paper_run
         c = r.cells[m]
         if source == "ours":
             return c.mean if c.n >= 2 else None
-        return c.paper[0] if c.paper else None
+        return c.paper[0] if c.paper and paper_runs >= 2 and math.isfinite(c.paper[1]) else None
 
     candidates = [r for r in table if r.proposed is not None and mean_of(r) is not None]
     proposed = [r for r in candidates if r.proposed]

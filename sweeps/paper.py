@@ -10,6 +10,8 @@ File format (shared by every paper table)::
       - {method: vanilla, label: "GAN", proposed: false, dataset: ring, nb_modes: [5.0, 1.1], hq_fraction: [0.92, 0.02]}
 
 Each row gives (mean, std) for some of the metrics (a missing metric or ``null`` means the paper has no number);
+a bare number is a value published without a spread (``runs: 1``: single runs; its std is NaN, so it gets no ±2 std
+flag and no Welch test). A metric name may index a list-valued metric: ``class_counts[0]`` (sweeps.records);
 ``proposed: true`` marks the paper's own methods (the Welch test compares the best of them with the best other
 row); an optional ``starred: [metric, ...]`` lists the cells where the paper prints its significance star.
 """
@@ -81,8 +83,8 @@ def load_paper(path: str | Path) -> PaperTable:
     if not isinstance(metrics, dict) or not metrics:
         raise PaperFormatError(f"{path}: 'metrics' must map our metric names to the paper's column names")
     runs = raw.get("runs", 10)
-    if not isinstance(runs, int) or runs < 2:
-        raise PaperFormatError(f"{path}: 'runs' must be an integer >= 2, got {runs!r}")
+    if not isinstance(runs, int) or isinstance(runs, bool) or runs < 1:
+        raise PaperFormatError(f"{path}: 'runs' must be an integer >= 1, got {runs!r}")
     rows, seen = [], set()
     for i, r in enumerate(raw["rows"] or []):
         where = f"{path}: rows[{i}]"
@@ -101,10 +103,14 @@ def load_paper(path: str | Path) -> PaperTable:
             v = r.get(m)
             if v is None:
                 continue
+            if _is_number(v):
+                values[m] = (float(v), math.nan)
+                continue
             if (not isinstance(v, (list, tuple)) or len(v) != 2
-                    or not all(isinstance(e, (int, float)) and not isinstance(e, bool) and math.isfinite(e) for e in v)
+                    or not all(_is_number(e) for e in v)
                     or v[1] < 0):
-                raise PaperFormatError(f"{where}: '{m}' must be [mean, std] with std >= 0, got {v!r}")
+                raise PaperFormatError(f"{where}: '{m}' must be [mean, std] with std >= 0 (or a bare number), "
+                                       f"got {v!r}")
             values[m] = (float(v[0]), float(v[1]))
         starred = tuple(r.get("starred") or ())
         bad = set(starred) - set(metrics)
@@ -117,6 +123,10 @@ def load_paper(path: str | Path) -> PaperTable:
         rows.append(PaperRow(str(r["method"]), str(r["label"]), r["proposed"], str(r["dataset"]), values, starred))
     datasets = list(dict.fromkeys(r.dataset for r in rows))
     return PaperTable(str(raw["source"]), str(raw["experiment"]), dict(metrics), rows, runs, path, datasets)
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 # ============================================================================ Welch's t-test

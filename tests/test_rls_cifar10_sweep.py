@@ -1,0 +1,83 @@
+"""The RLS Table 4 preset and sweep (rls_cifar10): its jobs across GAN families, the published numbers (single
+runs, class-count columns), and the comparison table built from runs of two GAN families."""
+import math
+
+import pytest
+import torch
+
+from conftest import QUICK, compose_run
+from data_helpers import write_cifar10
+from engine.run import execute
+from sweeps import run as sweep
+from sweeps.compare import compare_records
+from sweeps.paper import load_paper
+from sweeps.paper_report import to_markdown
+from sweeps.records import deduplicate, load_records
+from test_stylegan2_runs import SMALL_STYLEGAN2, TINY_CIFAR_EVALUATOR
+
+from conftest import ROOT
+
+
+def test_the_sweep_runs_the_three_rows_on_both_datasets_with_each_gan_family():
+    spec = sweep.load_spec("rls_cifar10")
+    jobs, out, board, info = sweep.plan(spec, sweep.build_parser().parse_args(["rls_cifar10"]))
+    assert len(jobs) == 12 and {j.gan for j in jobs} == {"stylegan2", "dcgan32"}
+    assert {j.method for j in jobs} == {"vanilla", "rls_discr", "rls_class"}
+    assert {j.dataset for j in jobs} == {"cifar10_06", "cifar10_016"}
+    job = next(j for j in jobs if j.name == "stylegan2/cifar10_016/rls_discr")
+    assert job.run_dir == out / "stylegan2" / "cifar10_016" / "rls_discr" and board == ROOT / "docs" / "rls_cifar10"
+    cfg = sweep.compose(job.overrides)
+    assert cfg.gan._target_ == "gans.stylegan2.StyleGAN2" and cfg.dataset.classes == [0, 1, 6]
+    assert (cfg.trainer.steps, cfg.trainer.batch_size, cfg.trainer.update_scheme) == (156000, 32, "alternating")
+    assert (cfg.sampler.sketch_dim, cfg.sampler.gamma, cfg.metrics.n_samples) == (25, 1e-4, 10000)
+    assert cfg.gan.r1_gamma == 0.1 and cfg.gan.mapping_layers == 8 and cfg.loss._target_.endswith("NonSaturating")
+    cls = sweep.compose(next(j for j in jobs if j.name == "dcgan32/cifar10_06/rls_class").overrides)
+    assert cls.gan._target_ == "gans.dcgan.DCGAN32" and cls.sampler.features == "auto" and cls.sampler.k == 25
+    assert cls.trainer.steps == 156000  # the same preset, another GAN family
+    only = sweep.plan(spec, sweep.build_parser().parse_args(["rls_cifar10", "--gans", "dcgan32"]))[0]
+    assert len(only) == 6 and {j.gan for j in only} == {"dcgan32"}
+    with pytest.raises(SystemExit, match="unknown gan"):
+        sweep.plan(spec, sweep.build_parser().parse_args(["rls_cifar10", "--gans", "nogan"]))
+    with pytest.raises(SystemExit, match="no `gans` list"):
+        sweep.plan(sweep.load_spec("rls_table1"), sweep.build_parser().parse_args(["rls_table1", "--gans", "mlp"]))
+
+
+def test_the_published_numbers_are_single_runs_with_class_count_columns():
+    paper = load_paper(ROOT / "sweeps" / "paper" / "rls_cifar10.yaml")
+    assert paper.runs == 1 and paper.datasets == ["cifar10_06", "cifar10_016"] and len(paper.rows) == 6
+    row = paper.row("cifar10_016", "rls_class")
+    assert row.proposed and row.values["class_counts[2]"][0] == 1155 and math.isnan(row.values["fid"][1])
+    assert paper.row("cifar10_06", "vanilla").values.keys() == {"class_counts[0]", "class_counts[1]", "is", "fid"}
+
+
+@pytest.fixture
+def one_thread():
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_the_comparison_shows_each_paper_row_once_per_gan_family(tmp_path, monkeypatch, one_thread):
+    root, out = tmp_path / "data", tmp_path / "sweep"
+    write_cifar10(root, per_class_train=40, per_class_test=4, monkeypatch=monkeypatch)
+    small = {"stylegan2": SMALL_STYLEGAN2, "dcgan32": ["gan=dcgan32"]}
+    for gan, gan_overrides in small.items():
+        for method in ("vanilla", "rls_discr"):
+            cfg, choices = compose_run(QUICK + [
+                "experiment=rls_cifar10", f"data.root={root}", *gan_overrides, *TINY_CIFAR_EVALUATOR,
+                "dataset=cifar10_06", f"method={method}", "trainer.steps=2", "trainer.batch_size=8",
+                "trainer.threads=1", "metrics=mnist_classes", "metrics.n_samples=32"])
+            execute(cfg, choices, out / gan / "cifar10_06" / method)
+    records, _ = deduplicate(load_records([out]))
+    paper = load_paper(ROOT / "sweeps" / "paper" / "rls_cifar10.yaml")
+    comp = compare_records(records, paper=paper)
+    rows = comp.tables["cifar10_06"]
+    assert [r.display for r in rows[:3]] == ["StyleGAN2 + Aug. [dcgan32]", "StyleGAN2 + Aug. [stylegan2]",
+                                             "RLS StyleGAN2 + Aug. Disc. (proposed) [dcgan32]"]
+    assert rows[-1].display == "RLS StyleGAN2 + Aug. Class. (proposed)" and rows[-1].row is None  # not run here
+    cell = rows[1].cells["class_counts[0]"]
+    assert cell.paper[0] == 261 and cell.outside is None  # no ± 2 std flag against a single published run
+    assert cell.mean == rows[1].row.metrics["class_counts[0]"].mean is not None
+    assert not [t for t in comp.tests if t.source == "paper"]  # no Welch test on single runs
+    md = to_markdown(comp)
+    assert "| 261 |" in md.replace("**", "") and "single runs" in md and "Mode 1 (paper)" in md
