@@ -23,8 +23,8 @@ kept as buffers, none), outputs clamped to [-1, 1] (the range images are saved a
 
 Discriminator: see :mod:`gans.stylegan2_discriminator`; it returns ``(logits (1, B), φ_D (1, B, m))`` with φ_D
 the output of the fully connected layer before the last one (m = the 4x4 channel count), so every method of the
-suite runs on it unchanged. Training settings (R1 every step or lazily, path-length regularisation, EMA) are the
-spec's fields; see ``conf/gan/stylegan2.yaml``.
+suite runs on it unchanged. Training settings (R1 every step or lazily, path-length regularisation) are the
+spec's fields (``conf/gan/stylegan2.yaml``); the EMA of G and DiffAugment are the trainer's and the augment group's.
 """
 from __future__ import annotations
 
@@ -235,8 +235,7 @@ class StyleGAN2(GANSpec):
                  d_architecture: str = "resnet", mbstd_group: int = 4, mbstd_channels: int = 1,
                  lr_g: float = 0.002, lr_d: float = 0.002, betas: Sequence[float] = (0.0, 0.99),
                  r1_gamma: float = 0.1, d_reg_every: int = 1, r1_inputs: str = "augmented", pl_weight: float = 0.0,
-                 g_reg_every: int = 1, pl_batch_shrink: int = 2, pl_decay: float = 0.01,
-                 ema_kimg: float | None = None, ema_rampup: float | None = None):
+                 g_reg_every: int = 1, pl_batch_shrink: int = 2, pl_decay: float = 0.01):
         super().__init__(z_dim, lr_g, lr_d, betas)
         resolution = int(resolution)
         require(resolution >= 4 and resolution & (resolution - 1) == 0,
@@ -258,7 +257,6 @@ class StyleGAN2(GANSpec):
         require(int(d_reg_every) >= 1 and int(g_reg_every) >= 1, "gan.d_reg_every and gan.g_reg_every must be >= 1")
         require(r1_inputs in R1_INPUTS, f"gan.r1_inputs must be one of {R1_INPUTS}, got {r1_inputs!r}")
         require(int(pl_batch_shrink) >= 1 and 0 < pl_decay <= 1, "gan.pl_batch_shrink >= 1, gan.pl_decay in (0, 1]")
-        require(ema_kimg is None or ema_kimg > 0, f"gan.ema_kimg must be > 0 or null, got {ema_kimg}")
         self.resolution, self.w_dim, self.mapping_layers = resolution, int(w_dim), int(mapping_layers)
         self.mapping_lr_mul, self.w_avg_beta = float(mapping_lr_mul), float(w_avg_beta)
         self.widths = {2 ** k: feature_maps(2 ** k, fmap_base, fmap_max)
@@ -271,8 +269,6 @@ class StyleGAN2(GANSpec):
         self.r1_gamma, self.d_reg_every, self.r1_inputs = float(r1_gamma), int(d_reg_every), r1_inputs
         self.pl_weight, self.g_reg_every = float(pl_weight), int(g_reg_every)
         self.pl_batch_shrink, self.pl_decay = int(pl_batch_shrink), float(pl_decay)
-        # read by the EMA component of issue 17 once it lands (half-life in thousands of images, ramp-up)
-        self.ema_kimg, self.ema_rampup = ema_kimg, ema_rampup
         noise = [4] + [2 ** k for k in range(3, int(math.log2(resolution)) + 1) for _ in range(2)]
         self.layout = LatentLayout(self.z_dim, noise, mixing=self.style_mixing > 0)
 

@@ -191,6 +191,33 @@ def test_r1_against_the_closed_form_gradient_and_its_lazy_schedule():
     assert term.item() > 0 and g.abs().sum() > 0
 
 
+class AugmentedStub:
+    """A method whose D inputs go through a fixed affine map x -> 2x + 1 (as GANMethod.discriminate applies the
+    run's augmentation in training)."""
+
+    pack = 1
+
+    def __init__(self, D):
+        self.D = D
+        self.D.training = True
+        self.augment = lambda x: 2 * x + 1
+
+    def discriminate(self, x):
+        return self.D(self.augment(x))
+
+
+def test_r1_inputs_with_an_augmentation_augmented_or_raw():
+    D = QuadraticD(12)
+    real = torch.randn(1, 5, 3, 2, 2, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    seen = 2 * real + 1  # what D sees
+    grad_seen = seen.flatten(2) @ (D.A + D.A.T).T + D.b  # ∇ of D at the augmented reals
+    method, batch = AugmentedStub(D), Batch(torch.zeros(1, 5, dtype=torch.long), real, real)
+    augmented = R1Penalty(gamma=2.0, inputs="augmented").discriminator_term(batch, method)
+    torch.testing.assert_close(augmented, (grad_seen ** 2).sum(-1).mean(-1))  # gradient w.r.t. D's input
+    raw = R1Penalty(gamma=2.0, inputs="raw").discriminator_term(batch, method)
+    torch.testing.assert_close(raw, ((2 * grad_seen) ** 2).sum(-1).mean(-1))  # through the augmentation: x 2
+
+
 class StubGANMethod:
     def __init__(self, spec, G):
         self.G, self.spec = G, spec
@@ -217,7 +244,8 @@ def test_path_length_against_an_explicit_jacobian():
     y = torch.randn(2, 3, 8, 8, generator=method.ctx.generator) / 8.0
     lengths = []
     for i in range(2):
-        jac = torch.autograd.functional.jacobian(lambda w: G.synthesis(w[None], [m[i:i + 1] for m in noise])[0], ws[i])
+        jac = torch.autograd.functional.jacobian(lambda w: G.synthesis(w[None], [m[i:i + 1] for m in noise])[0], ws[i],
+                                                 vectorize=True)
         jty = torch.einsum("chw,chwld->ld", y[i], jac)  # (num_ws, w_dim)
         lengths.append(math.sqrt(float(jty.square().sum(1).mean())))
     lengths = torch.tensor(lengths)
