@@ -33,6 +33,7 @@ class Components:
     trainer: TrainerSettings
     evaluator: Evaluator
     logger: Any
+    augment: Any = None  # the optional ``augment`` group (gans.augment); None: D sees its inputs as they are
 
 
 def build_components(cfg: DictConfig) -> Components:
@@ -44,6 +45,9 @@ def build_components(cfg: DictConfig) -> Components:
         dataset=_instantiate(cfg.dataset), gan=_instantiate(cfg.gan), loss=_instantiate(cfg.loss),
         sampler=_instantiate(cfg.sampler), method=_instantiate(cfg.method), trainer=_instantiate(cfg.trainer),
         evaluator=Evaluator(cfg.metrics), logger=_instantiate(cfg.logger))
+    if cfg.get("augment") is not None:
+        check_targets(cfg.augment, "augment")
+        parts.augment = _instantiate(cfg.augment)
     check_compatibility(parts)
     return parts
 
@@ -63,6 +67,12 @@ def check_compatibility(parts: Components) -> None:
     """Cross-component checks: every one names the conflicting choices and a fix."""
     data, gan, method, sampler, trainer = parts.dataset, parts.gan, parts.method, parts.sampler, parts.trainer
     gan.check_data(data.kind, data.sample_shape)
+    if parts.augment is not None:
+        parts.augment.check_data(data.kind, data.sample_shape)
+    if trainer.ema_decay is not None:
+        require(method.planned_steps(trainer.steps) == trainer.steps,
+                f"trainer.ema_decay averages one generator, but method {type(method).__name__} trains several one "
+                "after another; set trainer.ema_decay=null")
     if trainer.replicas > 1:
         require(gan.supports_replicas,
                 f"trainer.replicas={trainer.replicas}, but this gan trains one replica per process; set "
@@ -94,7 +104,7 @@ def run_context(parts: Components, data: DataBundle, seeds: list[int], device,
     return RunContext(data=data, gan=parts.gan, loss=parts.loss, sampler=parts.sampler, seeds=seeds,
                       batch_size=settings.batch_size, steps=settings.steps, device=torch.device(device),
                       generator=generator, update_scheme=settings.update_scheme, n_dis=settings.n_dis,
-                      count_modes=mode_counter(data))
+                      count_modes=mode_counter(data), augment=parts.augment)
 
 
 def mode_counter(data: DataBundle) -> Callable[[torch.Tensor, float], list[int]] | None:

@@ -23,8 +23,8 @@ class Evaluator:
     share its features; what outlives one evaluation (the feature spaces, the real reference statistics) is kept
     by ``self.features`` for the evaluator's lifetime (the run).
 
-    Optional metric attributes: ``n_samples`` (int) asks for that many generated samples instead of
-    ``metrics.n_samples`` (the evaluation draws the largest request once and gives every metric the first
+    Optional metric attributes: ``n_samples`` (int; any metric node may set it) asks for that many generated samples
+    instead of ``metrics.n_samples`` (the evaluation draws the largest request once and gives every metric the first
     ones it asked for); ``final_only`` (bool) skips the metric at periodic evaluations; ``prepare(data, cache)``
     is called before training.
     """
@@ -35,7 +35,7 @@ class Evaluator:
         self.key_metric = cfg.get("key_metric")
         features = cfg.get("features")
         self.features: FeatureExtractor = instantiate(features) if features is not None else FeatureExtractor()
-        self.metrics = {name: instantiate(node) for name, node in cfg.items()
+        self.metrics = {name: _metric(node) for name, node in cfg.items()
                         if name != "features" and isinstance(node, DictConfig) and "_target_" in node}
 
     def prepare(self, data: DataBundle) -> None:
@@ -74,3 +74,16 @@ class Evaluator:
         values = [r.get(self.key_metric) for r in results if isinstance(r.get(self.key_metric), (int, float))]
         finite = [v for v in values if math.isfinite(v)]
         return sum(finite) / len(finite) if finite else None
+
+
+def _metric(node: DictConfig):
+    """A metric node instantiated; its optional ``n_samples`` key (generated samples it scores) becomes the
+    metric's ``n_samples`` attribute (Dia-GAN: FID/IS on 50k samples, precision/recall on 10k)."""
+    n_samples = node.get("n_samples")
+    if n_samples is None:
+        return instantiate(node)
+    require(isinstance(n_samples, int) and n_samples >= 1, f"metrics.*.n_samples must be an integer >= 1, got "
+                                                            f"{n_samples!r}")
+    metric = instantiate({k: v for k, v in node.items() if k != "n_samples"})
+    metric.n_samples = n_samples
+    return metric

@@ -22,6 +22,14 @@ NON_RESULT_KEYS = (
     "sampler.inception_weights",
     "trainer.threads", "trainer.eval_every", "trainer.ckpt_every", "trainer.check_every",
 )
+# Settings added after runs existed, at the value that reproduces those runs: a config holding one of them at that
+# value hashes like a config without it, so adding a feature neither re-runs finished work nor splits a table's
+# rows into variants. (Those that change numbers when set count fully once set.)
+NEUTRAL_DEFAULTS = {
+    "augment": {"_target_": "gans.augment.Augmentation"}, "trainer.lr_decay": "none", "trainer.lr_decay_start": 0.0, "trainer.lr_decay_end": 1.0,
+    "trainer.ema_decay": None, "trainer.ema_start": 0, "trainer.channels_last": "auto", "trainer.tf32": "auto",
+    "trainer.compile": False, "trainer.autocast": "none",
+}
 # ...and additionally the seeds: runs that differ only in these are the same setting (one "variant").
 SEED_KEYS = ("seed", "trainer.replicas")
 # Evaluation settings do not change the trained model: a run whose config differs from a finished one
@@ -49,9 +57,21 @@ def _drop(cfg: dict, dotted: str) -> None:
         cfg.pop(key)
 
 
+def _value(cfg: dict, dotted: str):
+    for key in dotted.split("."):
+        if not isinstance(cfg, dict) or key not in cfg:
+            return _ABSENT
+        cfg = cfg[key]
+    return cfg
+
+
+_ABSENT = object()
+
+
 def _digest(cfg: dict, drop: tuple[str, ...]) -> str:
     cfg = json.loads(json.dumps(cfg, default=str))
-    for key in drop:
+    neutral = tuple(k for k, v in NEUTRAL_DEFAULTS.items() if _value(cfg, k) == v)
+    for key in drop + neutral:
         _drop(cfg, key)
     return hashlib.sha256(json.dumps(cfg, sort_keys=True).encode()).hexdigest()[:16]
 

@@ -9,6 +9,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from engine.build import build_components, run_context
+from engine.extras import TrainingExtras
 from engine.figures import run_figures
 from engine.loggers import flatten_replica_metrics
 from engine.records import (config_hash, environment, is_finished, load_results, save_results, training_hash,
@@ -47,9 +48,11 @@ def execute(cfg: DictConfig, choices: dict[str, str], run_dir: Path) -> list[dic
     generator = torch.Generator(device).manual_seed(int(cfg.seed))
     method = parts.method
     method.setup(run_context(parts, data, seeds, device, generator))
+    extras = TrainingExtras(settings, method, device, image_data=data.kind == "image")
     setup_seconds = time.perf_counter() - t0
     state = load_checkpoint(run_dir, train_hash, method, generator) or TrainState()
     if state.step:
+        extras.load_state_dict(state.extras)
         print(f"[modebench] resuming from step {state.step}")
 
     logger = parts.logger
@@ -58,17 +61,22 @@ def execute(cfg: DictConfig, choices: dict[str, str], run_dir: Path) -> list[dic
     evaluator = parts.evaluator
 
     def evaluate(step: int) -> float | None:
-        results, _, _ = evaluator(method, data, _eval_generator(device, cfg.seed, step), final=False)
+        with extras.evaluation():
+            results, _, _ = evaluator(method, data, _eval_generator(device, cfg.seed, step), final=False)
         state.history.append({"step": step, "metrics": [_scalars(r) for r in results]})
         logger.log(flatten_replica_metrics(results, seeds), step=step)
         return evaluator.key_value(results)
 
+    def checkpoint(s: TrainState) -> None:
+        s.extras = extras.state_dict()
+        save_checkpoint(run_dir, train_hash, method, s, generator)
+
     try:
-        state = fit(method, settings, state, evaluate,
-                    checkpoint=lambda s: save_checkpoint(run_dir, train_hash, method, s, generator))
-        save_checkpoint(run_dir, train_hash, method, state, generator)
-        results, fake, eval_seconds = evaluator(method, data, _eval_generator(device, cfg.seed, None))
-        images = run_figures(cfg, run_dir, data, method, fake, results, seeds)
+        state = fit(method, settings, state, evaluate, checkpoint=checkpoint, extras=extras)
+        checkpoint(state)
+        with extras.evaluation():
+            results, fake, eval_seconds = evaluator(method, data, _eval_generator(device, cfg.seed, None))
+            images = run_figures(cfg, run_dir, data, method, fake, results, seeds)
         logger.log(flatten_replica_metrics(results, seeds), step=state.step)
         logger.log_images(images, step=state.step)
     except BaseException:
@@ -79,7 +87,7 @@ def execute(cfg: DictConfig, choices: dict[str, str], run_dir: Path) -> list[dic
               "steps_per_second": round(state.step / max(state.train_seconds, 1e-9), 2),
               "eval_seconds": round(eval_seconds + state.eval_seconds, 3), "setup_seconds": round(setup_seconds, 3)}
     shared = {"group": group, "timing": timing, "config": resolved, "config_hash": cfg_hash, "variant": variant,
-              "env": environment(device)}
+              "env": environment(device), "training": extras.description}
     records = _records(state, results, seeds, method.diagnostics(), shared)
     path = save_results(run_dir, records)
     logger.finish(summary=flatten_replica_metrics(results, seeds))
@@ -99,7 +107,7 @@ def _records(state: TrainState, results: list[dict], seeds: list[int], diagnosti
             "replicas": len(seeds), "group": shared["group"], "metrics": results[r], "diverged_at_step": diverged_at,
             "timing": shared["timing"], "history": [{"step": h["step"], **h["metrics"][r]} for h in state.history],
             "config": shared["config"], "config_hash": shared["config_hash"], "variant": shared["variant"],
-            "env": shared["env"]})
+            "env": shared["env"], "training": shared["training"]})
         if diagnostics:
             records[-1]["diagnostics"] = diagnostics[r]
     return records

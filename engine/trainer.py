@@ -14,6 +14,8 @@ from tqdm.auto import tqdm
 
 from core.errors import require
 from core.files import save_torch
+from engine.schedules import make_schedule
+from engine.speed import check_speed_settings
 
 CHECKPOINT_FILE = "checkpoint.pt"
 
@@ -33,6 +35,17 @@ class TrainerSettings:
     check_every: int = 100  # steps between non-finite loss checks (cheap, but not free)
     progress: bool = True
     threads: int | None = None  # torch intra-op threads; null = torch's default
+    # learning-rate schedule (engine.schedules): none | linear, from lr_decay_start to lr_decay_end (fractions of
+    # the planned steps); a moving average of G for evaluation (gans.ema): decay or null; speed (engine.speed)
+    lr_decay: str = "none"
+    lr_decay_start: float = 0.0
+    lr_decay_end: float = 1.0
+    ema_decay: float | None = None
+    ema_start: int = 0
+    channels_last: Any = "auto"
+    tf32: Any = "auto"
+    compile: bool = False
+    autocast: str = "none"
 
     def __post_init__(self):
         require(self.steps >= 1, f"trainer.steps must be >= 1, got {self.steps}")
@@ -46,6 +59,11 @@ class TrainerSettings:
         require(self.device == "auto" or self.device.split(":")[0] in ("cpu", "cuda", "mps"),
                 f"trainer.device must be auto, cpu, cuda[:k] or mps, got '{self.device}'")
         require(self.threads is None or self.threads >= 1, f"trainer.threads must be >= 1 or null, got {self.threads}")
+        make_schedule(self.lr_decay, self.steps, self.lr_decay_start, self.lr_decay_end)
+        require(self.ema_decay is None or 0 <= self.ema_decay < 1,
+                f"trainer.ema_decay must be in [0, 1) or null, got {self.ema_decay}")
+        require(self.ema_start >= 0, f"trainer.ema_start must be >= 0, got {self.ema_start}")
+        check_speed_settings(self)
 
     def resolve_device(self) -> torch.device:
         if self.device == "auto":
@@ -65,6 +83,7 @@ class TrainState:
     eval_seconds: float = 0.0
     diverged_at: list[int | None] = field(default_factory=list)  # per replica: step of the first non-finite loss
     history: list[dict[str, Any]] = field(default_factory=list)  # periodic evaluations
+    extras: dict[str, Any] = field(default_factory=dict)  # engine.extras.TrainingExtras.state_dict() (EMA)
 
     @property
     def all_diverged(self) -> bool:
@@ -102,7 +121,7 @@ def load_checkpoint(run_dir: Path, train_hash: str, method, generator: torch.Gen
 
 
 def fit(method, settings: TrainerSettings, state: TrainState, evaluate: Callable[[int], float | None],
-        checkpoint: Callable[[TrainState], None]) -> TrainState:
+        checkpoint: Callable[[TrainState], None], extras=None) -> TrainState:
     """Run ``method.train_step`` from ``state.step`` to ``method.planned_steps(settings.steps)``.
 
     ``evaluate(step)`` is called every ``eval_every`` steps (its time is excluded from the training
@@ -120,7 +139,12 @@ def fit(method, settings: TrainerSettings, state: TrainState, evaluate: Callable
     started = time.perf_counter()
     with _deferred_interrupt() as interrupted:
         while state.step < total_steps:
-            method.train_step(state.step)
+            if extras is None:
+                method.train_step(state.step)
+            else:
+                with extras.step_context():
+                    method.train_step(state.step)
+                extras.after_step(state.step + 1)
             state.step += 1
             step = state.step
             if interrupted():

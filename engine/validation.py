@@ -10,6 +10,8 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from core.errors import ConfigError
 
 _HYDRA_KEYS = {"_target_", "_partial_", "_recursive_", "_convert_", "_args_"}
+# keys the evaluation reads from any metric node (engine.evaluation), whatever the metric's own parameters
+_METRIC_NODE_KEYS = {"n_samples"}
 
 
 def check_targets(cfg: Any, where: str) -> None:
@@ -32,7 +34,8 @@ def check_targets(cfg: Any, where: str) -> None:
             raise ConfigError(f"{where}._target_: cannot import '{target}' ({exc})") from None
         params = _parameters(obj)
         if params is not None:
-            unknown = [k for k in cfg.keys() if k not in _HYDRA_KEYS and k not in params]
+            extra = _METRIC_NODE_KEYS if where.split(".")[0] == "metrics" else set()
+            unknown = [k for k in cfg.keys() if k not in _HYDRA_KEYS and k not in params and k not in extra]
             if unknown:
                 raise ConfigError(f"unknown key(s) {unknown} in '{where}' ({target}); valid keys: {sorted(params)}")
     for key in cfg.keys():

@@ -59,8 +59,8 @@ class GANSpec:
         return make_adam(params, self.lr_d, self.betas)
 
     def regularizers(self) -> list:
-        """Regularizers (``gans.method.Regularizer``) this architecture trains with, whatever the method (e.g.
-        StyleGAN2's R1 penalty); the method adds them to its own at set-up. None by default."""
+        """Loss terms this architecture brings to every method (``gans.method.Regularizer``s: SSGAN's rotation
+        loss, StyleGAN2's R1), the same objects on every call; none by default."""
         return []
 
     def prior(self, replicas: int, n: int, generator: torch.Generator, device) -> torch.Tensor:

@@ -22,10 +22,11 @@
     2-6), LeakyReLU 0.2 and Dropout 0.5; flatten (4·4·512 = 8192 = φ_D) -> Linear 1. PyTorch's default init (the
     authors' ``weights_init_3channel`` is a no-op) and PyTorch's BN defaults.
 
-Both train one replica per process (``supports_replicas = False``) on the stacked-batch convention: G maps z
-(1, B, z_dim) to (1, B, C, H, W); D maps (1, B, C·pack, H, W) to (logits (1, B), φ_D (1, B, m)). PacGAN packing
-(``method.pack``) concatenates ``pack`` consecutive samples on the channel axis, so D's first conv takes C·pack
-channels.
+Both hold ``trainer.replicas`` = S seed replicas as channel groups (:mod:`gans.grouped`: grouped convolutions,
+batch norm per replica, batched linears), replica r initialised exactly as a lone network of seed r: G maps z
+(S, B, z_dim) to (S, B, C, H, W); D maps (S, B, C·pack, H, W) to (logits (S, B), φ_D (S, B, m)). With one replica
+they compute exactly what the plain torch layers compute. PacGAN packing (``method.pack``) concatenates ``pack``
+consecutive samples on the channel axis, so D's first conv takes C·pack channels.
 """
 from __future__ import annotations
 
@@ -37,98 +38,91 @@ from torch.nn import functional as F
 
 from core.errors import ConfigError, require
 from gans.base import GANSpec
+from gans.grouped import (LAYERS as GROUPED_LAYERS, GroupedBatchNorm, GroupedConv2d, GroupedConvTranspose2d,
+                          GroupedLinear, build_replicas, from_groups, to_groups)
 
 INITS = ("glorot", "torch", "dcgan")
 
 
-def _seed_from(generators: Sequence[torch.Generator]) -> int:
-    require(len(generators) == 1, f"image GANs train one replica per process, got {len(generators)} generators "
-                                   "(set trainer.replicas=1 and sweep seeds)")
-    return int(torch.randint(0, 2 ** 62, (1,), generator=generators[0]))
-
-
-def _build(module_fn, generators, init: str) -> nn.Module:
-    """Build a module with its parameters drawn from the replica's seed (whatever the global RNG state)."""
+def _initialiser(init: str):
+    """The ``initialise(module, generator)`` of :func:`gans.grouped.build_replicas` for ``gan.init`` (one replica):
+    ``glorot`` (Keras' glorot-uniform kernels, zero biases), ``dcgan`` (N(0, 0.02) kernels, BN scales N(1, 0.02)),
+    ``torch`` (torch's default init, done at construction)."""
     require(init in INITS, f"gan.init must be one of {list(INITS)}, got {init!r}")
-    seed = _seed_from(generators)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        module = module_fn()
-        gen = torch.Generator().manual_seed(seed + 1)
-        with torch.no_grad():
-            for m in module.modules():
-                if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
-                    if init == "glorot":
-                        nn.init.xavier_uniform_(m.weight, generator=gen)
-                        if m.bias is not None:
-                            m.bias.zero_()
-                    elif init == "dcgan":
-                        m.weight.normal_(0.0, 0.02, generator=gen)
-                        if m.bias is not None:
-                            m.bias.zero_()
-                elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)) and init == "dcgan":
-                    m.weight.normal_(1.0, 0.02, generator=gen)
-                    m.bias.zero_()
-    return module
 
+    def initialise(module: nn.Module, gen: torch.Generator) -> None:
+        for m in module.modules():
+            if isinstance(m, GROUPED_LAYERS):
+                if init == "glorot":
+                    nn.init.xavier_uniform_(m.replica_weight(0), generator=gen)
+                    if m.bias is not None:
+                        m.bias.zero_()
+                elif init == "dcgan":
+                    m.weight.normal_(0.0, 0.02, generator=gen)
+                    if m.bias is not None:
+                        m.bias.zero_()
+            elif isinstance(m, GroupedBatchNorm) and init == "dcgan":
+                m.weight.normal_(1.0, 0.02, generator=gen)
+                m.bias.zero_()
 
-class _Stacked(nn.Module):
-    """Flattens the replica dim: (1, B, ...) -> (B, ...) -> net -> (1, B, ...)."""
-
-    def _flat(self, x: torch.Tensor) -> torch.Tensor:
-        if x.shape[0] != 1:
-            raise ConfigError(f"image GANs train one replica (leading dim 1), got {x.shape[0]}")
-        return x.reshape(x.shape[1], *x.shape[2:])
+    return initialise
 
 
 # ----------------------------------------------------------------------------------------------------- dcgan
-class DCGAN28Generator(_Stacked):
-    def __init__(self, z_dim: int, channels: int, bn_momentum: float, bn_eps: float):
+class DCGAN28Generator(nn.Module):
+    def __init__(self, z_dim: int, channels: int, bn_momentum: float, bn_eps: float, replicas: int = 1):
         super().__init__()
-        self.fc = nn.Linear(z_dim, 7 * 7 * 256, bias=False)
-        self.bn0 = nn.BatchNorm1d(7 * 7 * 256, eps=bn_eps, momentum=bn_momentum)
-        self.deconv1 = nn.ConvTranspose2d(256, 128, 5, 1, 2)
-        self.bn1 = nn.BatchNorm2d(128, eps=bn_eps, momentum=bn_momentum)
-        self.deconv2 = nn.ConvTranspose2d(128, 64, 5, 2, 2, output_padding=1)
-        self.bn2 = nn.BatchNorm2d(64, eps=bn_eps, momentum=bn_momentum)
-        self.deconv3 = nn.ConvTranspose2d(64, channels, 5, 2, 2, output_padding=1)
+        self.replicas = replicas
+        bn = lambda c: GroupedBatchNorm(c, replicas, bn_eps, bn_momentum)
+        self.fc = GroupedLinear(z_dim, 7 * 7 * 256, bias=False, replicas=replicas)
+        self.bn0 = bn(7 * 7 * 256)
+        self.deconv1 = GroupedConvTranspose2d(256, 128, 5, 1, 2, replicas=replicas)
+        self.bn1 = bn(128)
+        self.deconv2 = GroupedConvTranspose2d(128, 64, 5, 2, 2, output_padding=1, replicas=replicas)
+        self.bn2 = bn(64)
+        self.deconv3 = GroupedConvTranspose2d(64, channels, 5, 2, 2, output_padding=1, replicas=replicas)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        h = self.bn0(F.relu(self.fc(self._flat(z))))
-        h = self.bn1(F.relu(self.deconv1(h.view(-1, 256, 7, 7))))
+        h = self.bn0(F.relu(self.fc(to_groups(z))))
+        h = self.bn1(F.relu(self.deconv1(h.view(-1, self.replicas * 256, 7, 7))))
         h = self.bn2(F.relu(self.deconv2(h)))
-        x = torch.tanh(self.deconv3(h))
-        return x.unsqueeze(0)
+        return from_groups(torch.tanh(self.deconv3(h)), self.replicas)
 
 
-class DCGAN28Discriminator(_Stacked):
-    def __init__(self, channels: int, slope: float, bn_momentum: float, bn_eps: float):
+class DCGAN28Discriminator(nn.Module):
+    def __init__(self, channels: int, slope: float, bn_momentum: float, bn_eps: float, replicas: int = 1):
         super().__init__()
-        self.slope = slope
-        self.conv1 = nn.Conv2d(channels, 64, 5, 2, 2)
-        self.conv2 = nn.Conv2d(64, 128, 5, 2, 2)
-        self.bn2 = nn.BatchNorm2d(128, eps=bn_eps, momentum=bn_momentum)
-        self.conv3 = nn.Conv2d(128, 256, 5, 2, 2)
-        self.bn3 = nn.BatchNorm2d(256, eps=bn_eps, momentum=bn_momentum)
-        self.conv4 = nn.Conv2d(256, 512, 5, 2, 2)
-        self.bn4 = nn.BatchNorm2d(512, eps=bn_eps, momentum=bn_momentum)
-        self.out = nn.Linear(2 * 2 * 512, 1)
+        self.slope, self.replicas = slope, replicas
+        bn = lambda c: GroupedBatchNorm(c, replicas, bn_eps, bn_momentum)
+        self.conv1 = GroupedConv2d(channels, 64, 5, 2, 2, replicas=replicas)
+        self.conv2 = GroupedConv2d(64, 128, 5, 2, 2, replicas=replicas)
+        self.bn2 = bn(128)
+        self.conv3 = GroupedConv2d(128, 256, 5, 2, 2, replicas=replicas)
+        self.bn3 = bn(256)
+        self.conv4 = GroupedConv2d(256, 512, 5, 2, 2, replicas=replicas)
+        self.bn4 = bn(512)
+        self.out = GroupedLinear(2 * 2 * 512, 1, replicas=replicas)
         self.feature_dim = 2048
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         a = self.slope
-        h = F.leaky_relu(self.conv1(self._flat(x)), a)
+        h = F.leaky_relu(self.conv1(to_groups(x)), a)
         h = self.bn2(F.leaky_relu(self.conv2(h), a))
         h = self.bn3(F.leaky_relu(self.conv3(h), a))
         h = self.bn4(F.leaky_relu(self.conv4(h), a))
-        features = h.flatten(1)
-        return self.out(features).squeeze(1).unsqueeze(0), features.unsqueeze(0)
+        return _logits_and_features(self.out, h, self.replicas)
+
+
+def _logits_and_features(head: GroupedLinear, h: torch.Tensor, replicas: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(logits (S, B), φ_D (S, B, m)) of the last feature map h (B, S·C, H, W): φ_D = each replica's flattened map."""
+    features = h.reshape(h.shape[0], -1)
+    return from_groups(head(features), replicas).squeeze(-1), from_groups(features, replicas)
 
 
 class ImageGANSpec(GANSpec):
-    """Shared checks of the image GANs: image data of a fixed size, 1..3 channels, one replica."""
+    """Shared checks of the image GANs: image data of a fixed size, 1 or 3 channels."""
 
-    supports_replicas = False
+    supports_replicas = True
     data_kinds = frozenset({"image"})
     image_size = 28
     gan_name = "dcgan"
@@ -165,47 +159,55 @@ class DCGAN28(ImageGANSpec):
         self.leaky_slope, self.bn_momentum, self.bn_eps, self.init = float(leaky_slope), float(bn_momentum), float(bn_eps), init
 
     def build_generator(self, sample_shape, generators) -> nn.Module:
-        return _build(lambda: DCGAN28Generator(self.z_dim, sample_shape[0], self.bn_momentum, self.bn_eps),
-                      generators, self.init)
+        return build_replicas(lambda s: DCGAN28Generator(self.z_dim, sample_shape[0], self.bn_momentum, self.bn_eps,
+                                                         s), generators, _initialiser(self.init))
 
     def build_discriminator(self, sample_shape, generators, pack: int = 1) -> nn.Module:
-        return _build(lambda: DCGAN28Discriminator(pack * sample_shape[0], self.leaky_slope, self.bn_momentum,
-                                                   self.bn_eps), generators, self.init)
+        return build_replicas(lambda s: DCGAN28Discriminator(pack * sample_shape[0], self.leaky_slope,
+                                                             self.bn_momentum, self.bn_eps, s),
+                              generators, _initialiser(self.init))
 
 
 # --------------------------------------------------------------------------------------------------- dcgan32
-class DCGAN32Generator(_Stacked):
-    def __init__(self, z_dim: int, channels: int, bn_momentum: float, bn_eps: float):
+class DCGAN32Generator(nn.Module):
+    def __init__(self, z_dim: int, channels: int, bn_momentum: float, bn_eps: float, replicas: int = 1):
         super().__init__()
-        bn = lambda c: nn.BatchNorm2d(c, eps=bn_eps, momentum=bn_momentum)
-        self.fc = nn.Linear(z_dim, 384)
+        self.replicas = replicas
+        bn = lambda c: GroupedBatchNorm(c, replicas, bn_eps, bn_momentum)
+        deconv = lambda cin, cout, stride, pad: GroupedConvTranspose2d(cin, cout, 4, stride, pad, bias=False,
+                                                                      replicas=replicas)
+        self.fc = GroupedLinear(z_dim, 384, replicas=replicas)
         self.net = nn.Sequential(
-            nn.ConvTranspose2d(384, 192, 4, 1, 0, bias=False), bn(192), nn.ReLU(),
-            nn.ConvTranspose2d(192, 96, 4, 2, 1, bias=False), bn(96), nn.ReLU(),
-            nn.ConvTranspose2d(96, 48, 4, 2, 1, bias=False), bn(48), nn.ReLU(),
-            nn.ConvTranspose2d(48, channels, 4, 2, 1, bias=False), nn.Tanh())
+            deconv(384, 192, 1, 0), bn(192), nn.ReLU(),
+            deconv(192, 96, 2, 1), bn(96), nn.ReLU(),
+            deconv(96, 48, 2, 1), bn(48), nn.ReLU(),
+            deconv(48, channels, 2, 1), nn.Tanh())
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.net(self.fc(self._flat(z)).view(-1, 384, 1, 1)).unsqueeze(0)
+        h = self.fc(to_groups(z)).view(-1, self.replicas * 384, 1, 1)
+        return from_groups(self.net(h), self.replicas)
 
 
-class DCGAN32Discriminator(_Stacked):
-    def __init__(self, channels: int, slope: float, dropout: float, bn_momentum: float, bn_eps: float):
+class DCGAN32Discriminator(nn.Module):
+    """Dropout draws its masks for all replicas together (from torch's global RNG, as a lone run does)."""
+
+    def __init__(self, channels: int, slope: float, dropout: float, bn_momentum: float, bn_eps: float,
+                 replicas: int = 1):
         super().__init__()
+        self.replicas = replicas
         layers, cin = [], channels
         for i, (cout, stride) in enumerate([(16, 2), (32, 1), (64, 2), (128, 1), (256, 2), (512, 1)]):
-            layers.append(nn.Conv2d(cin, cout, 3, stride, 1, bias=False))
+            layers.append(GroupedConv2d(cin, cout, 3, stride, 1, bias=False, replicas=replicas))
             if i > 0:
-                layers.append(nn.BatchNorm2d(cout, eps=bn_eps, momentum=bn_momentum))
+                layers.append(GroupedBatchNorm(cout, replicas, bn_eps, bn_momentum))
             layers += [nn.LeakyReLU(slope), nn.Dropout(dropout)]
             cin = cout
         self.net = nn.Sequential(*layers)
-        self.out = nn.Linear(4 * 4 * 512, 1)
+        self.out = GroupedLinear(4 * 4 * 512, 1, replicas=replicas)
         self.feature_dim = 4 * 4 * 512
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        features = self.net(self._flat(x)).flatten(1)
-        return self.out(features).squeeze(1).unsqueeze(0), features.unsqueeze(0)
+        return _logits_and_features(self.out, self.net(to_groups(x)), self.replicas)
 
 
 class DCGAN32(ImageGANSpec):
@@ -226,9 +228,10 @@ class DCGAN32(ImageGANSpec):
         self.bn_momentum, self.bn_eps, self.init = float(bn_momentum), float(bn_eps), init
 
     def build_generator(self, sample_shape, generators) -> nn.Module:
-        return _build(lambda: DCGAN32Generator(self.z_dim, sample_shape[0], self.bn_momentum, self.bn_eps),
-                      generators, self.init)
+        return build_replicas(lambda s: DCGAN32Generator(self.z_dim, sample_shape[0], self.bn_momentum, self.bn_eps,
+                                                         s), generators, _initialiser(self.init))
 
     def build_discriminator(self, sample_shape, generators, pack: int = 1) -> nn.Module:
-        return _build(lambda: DCGAN32Discriminator(pack * sample_shape[0], self.leaky_slope, self.dropout,
-                                                   self.bn_momentum, self.bn_eps), generators, self.init)
+        return build_replicas(lambda s: DCGAN32Discriminator(pack * sample_shape[0], self.leaky_slope, self.dropout,
+                                                             self.bn_momentum, self.bn_eps, s),
+                              generators, _initialiser(self.init))

@@ -317,6 +317,11 @@ class DiaGAN(DRSMethod):
         if self.aux_D is not None:
             self._aux_step(self.last_batch.fake)
 
+    def optimizers(self):
+        """G's and D's optimisers, and in phase 2 the auxiliary D's (the learning-rate decay continues for it)."""
+        aux = [(self.aux_opt, self.ctx.gan.lr_d)] if self.aux_opt is not None else []
+        return super().optimizers() + aux
+
     # ------------------------------------------------------------------ DRS
     def drs_discriminator(self):
         if self.drs_discriminator_name == "main":

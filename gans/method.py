@@ -44,6 +44,8 @@ class RunContext:
     device: torch.device
     generator: torch.Generator  # all training randomness: batches, noise
     update_scheme: str = "simultaneous"
+    # gans.augment.Augmentation applied to every discriminator input in training (None: none); its own RNG
+    augment: object | None = None
     n_dis: int = 1
     # high-quality samples per mode of one replica's samples (N, d) within ``std_threshold`` standard deviations
     # of their nearest mode: ``count_modes(fake, std_threshold) -> list[int]``. The engine fills it from the
@@ -93,13 +95,13 @@ class GANMethod:
 
     supports_replicas = True
     requires: frozenset[str] = frozenset()  # dataset metadata the method needs (see DatasetSpec.provides)
+    augment = None  # the run's augmentation of D's inputs (set up from RunContext.augment)
     update_schemes: tuple[str, ...] = UPDATE_SCHEMES  # the step schemes the method implements
 
     def __init__(self, regularizers: dict | Sequence[Regularizer] | None = None, pack: int = 1):
         if isinstance(regularizers, dict) or hasattr(regularizers, "values"):
             regularizers = [r for r in regularizers.values() if r is not None]
         self.regularizers: list[Regularizer] = list(regularizers or [])
-        self.method_regularizers = list(self.regularizers)  # the configured ones; setup adds the GAN's own
         require(int(pack) >= 1, f"method.pack (PacGAN packing degree) must be >= 1, got {pack}")
         self.pack = int(pack)
 
@@ -126,7 +128,6 @@ class GANMethod:
     def setup(self, ctx: RunContext) -> None:
         """Build networks and optimisers (replica r initialised from seed ctx.seeds[r]) and the sampler."""
         self.ctx, self.data, self.loss, self.sampler = ctx, ctx.data, ctx.loss, ctx.sampler
-        self.regularizers = [*self.method_regularizers, *ctx.gan.regularizers()]  # e.g. StyleGAN2's R1
         generators = seeded_generators(ctx.seeds)
         shape = ctx.data.sample_shape
         self.G = ctx.gan.build_generator(shape, generators).to(ctx.device)
@@ -134,6 +135,11 @@ class GANMethod:
         self.opt_g = ctx.gan.optimizer_g(self.G.parameters())
         self.opt_d = ctx.gan.optimizer_d(self.D.parameters())
         self.sampler.setup(ctx.data, ctx.replicas, ctx.batch_size, ctx.generator)
+        # loss terms the architecture brings (SSGAN's rotation loss): the same objects on every setup
+        self.regularizers += [r for r in ctx.gan.regularizers() if r not in self.regularizers]
+        self.augment = ctx.augment
+        if self.augment is not None:
+            self.augment.setup(ctx.seeds, ctx.device)
         self.loss_d = torch.zeros(ctx.replicas, device=ctx.device)
         self.loss_g = torch.zeros(ctx.replicas, device=ctx.device)
         self._needs_real_features = any(r.needs_real_features for r in self.regularizers)
@@ -147,7 +153,11 @@ class GANMethod:
         return indices, self.data.as_float(self.data.x[indices])
 
     def discriminate(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """D on a stacked batch (S, B, ...), packing it first: (logits, features)."""
+        """D on a stacked batch (S, B, ...), packing it first: (logits, features). In training mode the run's
+        augmentation (``augment=diffaugment``) is applied first: every D input of every method, real and fake, in
+        the D and the G step; eval-mode passes (Dia-GAN's LDR recording, DRS) see the images as they are."""
+        if self.augment is not None and self.D.training:
+            x = self.augment(x)
         return self.D(pack_samples(x, self.pack))
 
     def judged_batch(self, indices: torch.Tensor, real: torch.Tensor, fake: torch.Tensor) -> Batch:
@@ -162,7 +172,7 @@ class GANMethod:
 
     def discriminator_features(self, x: torch.Tensor) -> torch.Tensor:
         """φ_D of unpacked samples (S, B, ...) -> (S, B, m), used by feature-based samplers."""
-        return self.D(x)[1] if self.pack == 1 else self.discriminate(x.repeat_interleave(self.pack, 1))[1]
+        return self.D(pack_samples(x.repeat_interleave(self.pack, 1), self.pack) if self.pack > 1 else x)[1]
 
     # ------------------------------------------------------------------ hooks
     def real_weights(self, batch: Batch) -> torch.Tensor | None:
@@ -295,11 +305,18 @@ class GANMethod:
         with eval_mode(G):
             return torch.cat([G(self.noise(min(chunk, n - start), generator)) for start in range(0, n, chunk)], dim=1)
 
+    def optimizers(self) -> list[tuple[torch.optim.Optimizer, float]]:
+        """(optimiser, its configured learning rate) of every network the learning-rate schedule decays."""
+        return [(self.opt_g, self.ctx.gan.lr_g), (self.opt_d, self.ctx.gan.lr_d)]
+
     # ---------------------------------------------------------- persistence
     def state_dict(self) -> dict:
-        return {"G": self.G.state_dict(), "D": self.D.state_dict(), "opt_g": self.opt_g.state_dict(),
-                "opt_d": self.opt_d.state_dict(), "sampler": self.sampler.state_dict(),
-                "regularizers": [r.state_dict() for r in self.regularizers]}
+        state = {"G": self.G.state_dict(), "D": self.D.state_dict(), "opt_g": self.opt_g.state_dict(),
+                 "opt_d": self.opt_d.state_dict(), "sampler": self.sampler.state_dict(),
+                 "regularizers": [r.state_dict() for r in self.regularizers]}
+        if self.augment is not None:
+            state["augment"] = self.augment.state_dict()
+        return state
 
     def load_state_dict(self, state: dict) -> None:
         self.G.load_state_dict(state["G"])
@@ -309,3 +326,5 @@ class GANMethod:
         self.sampler.load_state_dict(state["sampler"])
         for reg, reg_state in zip(self.regularizers, state.get("regularizers", ())):
             reg.load_state_dict(reg_state)
+        if self.augment is not None:
+            self.augment.load_state_dict(state["augment"])

@@ -36,13 +36,13 @@ from torch import nn
 
 from core.errors import ConfigError, require
 from gans.base import GANSpec
-from gans.dcgan import _Stacked, _seed_from
+from gans.grouped import replica_seed
 from gans.optim import make_adam
 from gans.path_length import PathLengthPenalty
 from gans.r1 import R1_INPUTS, R1Penalty
 from gans.stylegan2_discriminator import D_ARCHITECTURES, StyleGAN2Discriminator
-from gans.stylegan2_layers import (MODCONV_IMPLS, EqualizedLinear, activate, fir_kernel, modulated_conv2d,
-                                   upsample2d)
+from gans.stylegan2_layers import (MODCONV_IMPLS, EqualizedLinear, SingleReplica, activate, fir_kernel,
+                                   modulated_conv2d, upsample2d)
 
 EVAL_NOISE = ("random", "const", "none")
 
@@ -175,7 +175,7 @@ class SynthesisNetwork(nn.Module):
         return [layer.noise_const[None, None].expand(batch, 1, -1, -1) for layer in self.layers]
 
 
-class StyleGAN2Generator(_Stacked):
+class StyleGAN2Generator(SingleReplica):
     """latent (1, B, layout.size) -> images (1, B, C, R, R); see the module docstring."""
 
     def __init__(self, layout: LatentLayout, resolution: int, channels: int, w_dim: int, mapping_layers: int,
@@ -269,6 +269,10 @@ class StyleGAN2(GANSpec):
         self.r1_gamma, self.d_reg_every, self.r1_inputs = float(r1_gamma), int(d_reg_every), r1_inputs
         self.pl_weight, self.g_reg_every = float(pl_weight), int(g_reg_every)
         self.pl_batch_shrink, self.pl_decay = int(pl_batch_shrink), float(pl_decay)
+        self._regularizers = [R1Penalty(self.r1_gamma, self.d_reg_every, self.r1_inputs)] if self.r1_gamma > 0 else []
+        if self.pl_weight > 0:
+            self._regularizers.append(PathLengthPenalty(self.pl_weight, self.g_reg_every, self.pl_batch_shrink,
+                                                        self.pl_decay))
         noise = [4] + [2 ** k for k in range(3, int(math.log2(resolution)) + 1) for _ in range(2)]
         self.layout = LatentLayout(self.z_dim, noise, mixing=self.style_mixing > 0)
 
@@ -306,11 +310,9 @@ class StyleGAN2(GANSpec):
         return make_adam(params, *_lazy(self.lr_d, self.betas, self.d_reg_every))
 
     def regularizers(self) -> list:
-        """R1 on D (every ``d_reg_every`` D updates) and, with ``pl_weight`` > 0, path length on G."""
-        regs = [R1Penalty(self.r1_gamma, self.d_reg_every, self.r1_inputs)] if self.r1_gamma > 0 else []
-        if self.pl_weight > 0:
-            regs.append(PathLengthPenalty(self.pl_weight, self.g_reg_every, self.pl_batch_shrink, self.pl_decay))
-        return regs
+        """R1 on D (every ``d_reg_every`` D updates) and, with ``pl_weight`` > 0, path length on G: built once, so
+        every call returns the same objects (their state is the run's)."""
+        return self._regularizers
 
 
 def _lazy(lr: float, betas: Sequence[float], every: int) -> tuple[float, tuple[float, float]]:
@@ -322,7 +324,9 @@ def _lazy(lr: float, betas: Sequence[float], every: int) -> tuple[float, tuple[f
 
 def _seeded(make, generators: Sequence[torch.Generator]) -> nn.Module:
     """Build a module with its N(0, 1) weights drawn from the replica's seed (whatever the global RNG state)."""
-    seed = _seed_from(generators)
+    require(len(generators) == 1, f"gan=stylegan2 trains one replica per process, got {len(generators)} generators "
+                                   "(set trainer.replicas=1 and sweep seeds)")
+    seed = replica_seed(generators[0])
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return make()

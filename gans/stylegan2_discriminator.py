@@ -15,8 +15,7 @@ import math
 import torch
 from torch import nn
 
-from gans.dcgan import _Stacked
-from gans.stylegan2_layers import EqualizedConv2d, EqualizedLinear, minibatch_stddev
+from gans.stylegan2_layers import EqualizedConv2d, EqualizedLinear, SingleReplica, minibatch_stddev
 
 D_ARCHITECTURES = ("resnet", "orig")
 
@@ -35,7 +34,7 @@ class DiscriminatorBlock(nn.Module):
         return y if self.skip is None else (y + self.skip(x)) * math.sqrt(0.5)
 
 
-class StyleGAN2Discriminator(_Stacked):
+class StyleGAN2Discriminator(SingleReplica):
     """images (1, B, C, R, R) -> (logits (1, B), φ_D (1, B, widths[4]))."""
 
     def __init__(self, resolution: int, channels: int, widths: dict[int, int], architecture: str, mbstd_group: int,

@@ -8,14 +8,13 @@ builds ``docs/rls_table1.md``, ``.csv`` and ``.html`` (+ ``docs/rls_table1_files
 - a row per paper row (in the paper's order), matched on (dataset, method) among our runs of the paper's
   ``experiment``; our runs of other methods follow; a paper row we have not run shows ``—``;
 - **bold**: the best mean of a column (ours and the paper's separately; ties all bold);
-- ``†``: our mean lies outside the paper's mean ± 2 std;
+- ``†``: our mean lies outside the paper's mean ± 2 std (when the paper gives a std);
 - ``*``: a one-tailed Welch t-test at 0.05 between the best proposed row and the best competitor row (the paper's
   rule): the star goes to whichever is better when the difference is significant; the paper's own numbers
   get the same test from their summary statistics (n = ``runs``).
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -169,7 +168,7 @@ def _make_row(dataset, method, label, proposed, row: Row | None, prow: PaperRow 
             cell.mean, cell.std, cell.n, cell.values = float(s.mean), s.std, s.n, [float(v) for v in s.values]
         if prow is not None and m in prow.values:
             cell.paper = prow.values[m]
-            if cell.mean is not None and math.isfinite(cell.paper[1]):  # no flag for a value published alone
+            if cell.mean is not None and cell.paper[1] is not None:
                 pm, ps = cell.paper
                 cell.outside = abs(cell.mean - pm) > 2 * ps + 1e-12
         cells[m] = cell
@@ -216,9 +215,11 @@ def _welch(dataset: str, m: str, table: list[CompareRow], source: str, paper_run
         c = r.cells[m]
         if source == "ours":
             return c.mean if c.n >= 2 else None
-        return c.paper[0] if c.paper and paper_runs >= 2 and math.isfinite(c.paper[1]) else None
+        return c.paper[0] if c.paper and paper_runs >= 2 else None  # one published run: nothing to test
 
     candidates = [r for r in table if r.proposed is not None and mean_of(r) is not None]
+    if source == "paper" and any(r.cells[m].paper[1] is None for r in candidates):
+        return None  # the paper prints no spread: nothing to test
     proposed = [r for r in candidates if r.proposed]
     competitors = [r for r in candidates if not r.proposed]
     if not proposed or not competitors:

@@ -9,9 +9,10 @@ File format (shared by every paper table)::
     rows:
       - {method: vanilla, label: "GAN", proposed: false, dataset: ring, nb_modes: [5.0, 1.1], hq_fraction: [0.92, 0.02]}
 
-Each row gives (mean, std) for some of the metrics (a missing metric or ``null`` means the paper has no number);
-a bare number is a value published without a spread (``runs: 1``: single runs; its std is NaN, so it gets no ±2 std
-flag and no Welch test). A metric name may index a list-valued metric: ``class_counts[0]`` (sweeps.records);
+Each row gives (mean, std) for some of the metrics (a missing metric or ``null`` means the paper has no number; a
+bare number is a mean the paper prints without a spread, e.g. Dia-GAN's tables: no ± 2 std flag, no Welch test).
+A metric name may index a list-valued metric: ``class_counts[0]`` (sweeps.records); ``runs: 1`` marks single
+runs (no Welch test on the paper's numbers).
 ``proposed: true`` marks the paper's own methods (the Welch test compares the best of them with the best other
 row); an optional ``starred: [metric, ...]`` lists the cells where the paper prints its significance star.
 """
@@ -43,7 +44,7 @@ class PaperRow:
     label: str
     proposed: bool
     dataset: str
-    values: dict[str, tuple[float, float]]  # metric -> (mean, std)
+    values: dict[str, tuple[float, float | None]]  # metric -> (mean, std); std None: not published
     starred: tuple[str, ...] = ()
 
 
@@ -104,13 +105,12 @@ def load_paper(path: str | Path) -> PaperTable:
             if v is None:
                 continue
             if _is_number(v):
-                values[m] = (float(v), math.nan)
+                values[m] = (float(v), None)
                 continue
             if (not isinstance(v, (list, tuple)) or len(v) != 2
                     or not all(_is_number(e) for e in v)
                     or v[1] < 0):
-                raise PaperFormatError(f"{where}: '{m}' must be [mean, std] with std >= 0 (or a bare number), "
-                                       f"got {v!r}")
+                raise PaperFormatError(f"{where}: '{m}' must be [mean, std] with std >= 0 or a bare mean, got {v!r}")
             values[m] = (float(v[0]), float(v[1]))
         starred = tuple(r.get("starred") or ())
         bad = set(starred) - set(metrics)

@@ -35,17 +35,17 @@ def _ours_text(c: Cell, html_out: bool = False) -> str:
 def _paper_text(c: Cell, html_out: bool = False) -> str:
     if c.paper is None:
         return MISSING
-    return _decorate(_fmt_paper_cell(c.paper), c.paper_best, c.paper_star, None, html_out)
+    return _decorate(_paper_value(c.paper), c.paper_best, c.paper_star, None, html_out)
+
+
+def _paper_value(paper: tuple[float, float | None]) -> str:
+    """``mean (std)`` as published, or the bare mean when the paper prints no spread."""
+    mean, std = paper
+    return _fmt_paper(mean) if std is None else f"{_fmt_paper(mean)} ({_fmt_paper(std)})"
 
 
 def _fmt_paper(x: float) -> str:
     return f"{x:g}"
-
-
-def _fmt_paper_cell(value: tuple[float, float]) -> str:
-    """``mean (std)``, or the mean alone when the paper gives no spread."""
-    mean, std = value
-    return _fmt_paper(mean) if not math.isfinite(std) else f"{_fmt_paper(mean)} ({_fmt_paper(std)})"
 
 
 def _test_line(t: Significance, paper: PaperTable) -> str:
@@ -54,7 +54,7 @@ def _test_line(t: Significance, paper: PaperTable) -> str:
     lose = t.competitor if t.winner == "proposed" else t.proposed
     def val(r):
         c = r.cells[t.metric]
-        return format_mean_std(c.mean, c.std) if t.source == "ours" else _fmt_paper_cell(c.paper)
+        return format_mean_std(c.mean, c.std) if t.source == "ours" else _paper_value(c.paper)
     res = t.result
     stat = "no test (zero variance, equal means)" if not math.isfinite(res.p) else \
         f"t = {res.t:.2f}, df = {res.df:.1f}, p = {res.p:.3g}" if math.isfinite(res.t) else f"t = {res.t}, p = {res.p:g}"
@@ -96,11 +96,12 @@ def to_markdown(comp: Comparison, meta: dict[str, Any] | None = None) -> str:
 
 
 def _notes(comp: Comparison) -> list[str]:
-    runs = comp.paper.runs
+    spread = any(v[1] is not None for table in comp.tables.values() for r in table if r.paper
+                 for v in r.paper.values.values())
     notes = [
-        "mean (std) over the completed seeds (sample std); " + (
-            f"the paper's numbers are mean (std) over {runs} runs." if runs > 1 else
-            "the paper's numbers are single runs (no spread published: no ± 2 std flag, no Welch test on them)."),
+        "mean (std) over the completed seeds (sample std); the paper's numbers are " +
+        (f"mean (std) over {comp.paper.runs} runs." if spread else "single numbers, without a spread (no ± 2 std "
+                                                                   "flag and no Welch test on them)."),
         "**bold**: the best mean of the column (ours and the paper's ranked separately).",
         f"{STAR}: one-tailed Welch t-test at {ALPHA} between the best proposed and the best competitor row "
         "(proposed = the paper's own methods); the star marks the significantly better of the two. The paper "
@@ -159,7 +160,7 @@ def to_csv(comp: Comparison, path: str | Path | None = None) -> str:
 
 
 def _num(v) -> str:
-    return "" if v is None or not math.isfinite(float(v)) else repr(float(v))
+    return "" if v is None else repr(float(v))
 
 
 # ============================================================================ HTML

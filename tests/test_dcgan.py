@@ -63,7 +63,7 @@ def test_initialisation_follows_the_seed_not_the_global_rng():
     assert a.deconv1.bias.abs().max() == 0
 
 
-def test_data_checks_and_one_replica():
+def test_data_checks():
     with pytest.raises(ConfigError, match="dataset.size=28"):
         DCGAN28().check_data("image", (1, 32, 32))
     with pytest.raises(ConfigError, match="dataset.size=32"):
@@ -74,10 +74,6 @@ def test_data_checks_and_one_replica():
         DCGAN32().check_data("image", (2, 32, 32))
     cfg, _ = compose_run(["gan=dcgan", "dataset=mnist012_unbalanced", f"data.root={shared_root()}", "dataset.size=32"])
     with pytest.raises(ConfigError, match="dataset.size=28"):
-        build_components(cfg)
-    cfg, _ = compose_run(["gan=dcgan", "dataset=mnist", f"data.root={shared_root()}", "trainer.replicas=2",
-                          "method=vanilla"])
-    with pytest.raises(ConfigError, match="one replica per process"):
         build_components(cfg)
 
 

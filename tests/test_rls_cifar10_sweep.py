@@ -1,6 +1,5 @@
 """The RLS Table 4 preset and sweep (rls_cifar10): its jobs across GAN families, the published numbers (single
 runs, class-count columns), and the comparison table built from runs of two GAN families."""
-import math
 
 import pytest
 import torch
@@ -21,7 +20,7 @@ from conftest import ROOT
 def test_the_sweep_runs_the_three_rows_on_both_datasets_with_each_gan_family():
     spec = sweep.load_spec("rls_cifar10")
     jobs, out, board, info = sweep.plan(spec, sweep.build_parser().parse_args(["rls_cifar10"]))
-    assert len(jobs) == 12 and {j.gan for j in jobs} == {"stylegan2", "dcgan32"}
+    assert len(jobs) == 18 and {j.gan for j in jobs} == {"stylegan2", "sngan32", "dcgan32"}
     assert {j.method for j in jobs} == {"vanilla", "rls_discr", "rls_class"}
     assert {j.dataset for j in jobs} == {"cifar10_06", "cifar10_016"}
     job = next(j for j in jobs if j.name == "stylegan2/cifar10_016/rls_discr")
@@ -31,9 +30,13 @@ def test_the_sweep_runs_the_three_rows_on_both_datasets_with_each_gan_family():
     assert (cfg.trainer.steps, cfg.trainer.batch_size, cfg.trainer.update_scheme) == (156000, 32, "alternating")
     assert (cfg.sampler.sketch_dim, cfg.sampler.gamma, cfg.metrics.n_samples) == (25, 1e-4, 10000)
     assert cfg.gan.r1_gamma == 0.1 and cfg.gan.mapping_layers == 8 and cfg.loss._target_.endswith("NonSaturating")
+    assert cfg.augment.policy == "color,translation,cutout" and cfg.gan.r1_inputs == "augmented"
+    assert cfg.trainer.ema_decay == pytest.approx(0.5 ** (32 / 1e6))  # half-life 1,000 kimg at batch 32
     cls = sweep.compose(next(j for j in jobs if j.name == "dcgan32/cifar10_06/rls_class").overrides)
     assert cls.gan._target_ == "gans.dcgan.DCGAN32" and cls.sampler.features == "auto" and cls.sampler.k == 25
     assert cls.trainer.steps == 156000  # the same preset, another GAN family
+    sn = sweep.compose(next(j for j in jobs if j.name == "sngan32/cifar10_06/vanilla").overrides)
+    assert sn.gan._target_ == "gans.sngan.SNGAN" and sn.augment.policy == "color,translation,cutout"
     only = sweep.plan(spec, sweep.build_parser().parse_args(["rls_cifar10", "--gans", "dcgan32"]))[0]
     assert len(only) == 6 and {j.gan for j in only} == {"dcgan32"}
     with pytest.raises(SystemExit, match="unknown gan"):
@@ -46,7 +49,7 @@ def test_the_published_numbers_are_single_runs_with_class_count_columns():
     paper = load_paper(ROOT / "sweeps" / "paper" / "rls_cifar10.yaml")
     assert paper.runs == 1 and paper.datasets == ["cifar10_06", "cifar10_016"] and len(paper.rows) == 6
     row = paper.row("cifar10_016", "rls_class")
-    assert row.proposed and row.values["class_counts[2]"][0] == 1155 and math.isnan(row.values["fid"][1])
+    assert row.proposed and row.values["class_counts[2]"][0] == 1155 and row.values["fid"][1] is None
     assert paper.row("cifar10_06", "vanilla").values.keys() == {"class_counts[0]", "class_counts[1]", "is", "fid"}
 
 
@@ -80,4 +83,4 @@ def test_the_comparison_shows_each_paper_row_once_per_gan_family(tmp_path, monke
     assert cell.mean == rows[1].row.metrics["class_counts[0]"].mean is not None
     assert not [t for t in comp.tests if t.source == "paper"]  # no Welch test on single runs
     md = to_markdown(comp)
-    assert "| 261 |" in md.replace("**", "") and "single runs" in md and "Mode 1 (paper)" in md
+    assert "| 261 |" in md.replace("**", "") and "without a spread" in md and "Mode 1 (paper)" in md
