@@ -1,5 +1,5 @@
 """StyleGAN2 training speed at the RLS Table 4 protocol (conf/experiment/rls_cifar10.yaml: batch 32, one D step with
-R1 and one G step per iteration, 32x32 CIFAR-shaped images), for gan=stylegan2 (the DiffAugment setting) and
+R1 and one G step per iteration, DiffAugment on every D input, 32x32 CIFAR-shaped images), for gan=stylegan2 (the DiffAugment setting) and
 gan=stylegan2_ada_cifar, method=vanilla and rls_discr, on CPU or CUDA; plus what one iteration costs in
 floating-point operations and in operator calls, from which the 156k-iteration time on another device is projected.
 
@@ -69,7 +69,7 @@ def build_method(gan: str, method: str, modconv: str, data: DataBundle, device: 
     s = parts.trainer
     ctx = RunContext(data=data, gan=parts.gan, loss=parts.loss, sampler=parts.sampler, seeds=[0],
                      batch_size=s.batch_size, steps=1, device=device, generator=torch.Generator(device).manual_seed(0),
-                     update_scheme=s.update_scheme, n_dis=s.n_dis)
+                     update_scheme=s.update_scheme, n_dis=s.n_dis, augment=parts.augment)  # DiffAugment
     parts.method.setup(ctx)
     return parts.method
 

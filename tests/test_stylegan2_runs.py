@@ -68,10 +68,12 @@ def test_the_alternating_scheme_with_lazy_r1_and_path_length(cifar_root, tmp_pat
 
 def test_interrupted_and_resumed_equals_uninterrupted(cifar_root, tmp_path, monkeypatch):
     settings = overrides(cifar_root, "method=rls_discr", "trainer.steps=6", "trainer.update_scheme=alternating",
-                         "gan.d_reg_every=4", "gan.pl_weight=2", "gan.g_reg_every=3")
+                         "gan.d_reg_every=4", "gan.pl_weight=2", "gan.g_reg_every=3", "augment=diffaugment",
+                         "trainer.ema_decay=0.9")
     cfg, choices = compose_run(settings)
     straight = execute(cfg, choices, tmp_path / "straight")
-    final = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=False)["method"]
+    saved = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=False)
+    final = saved["method"]
 
     monkeypatch.setattr(GANMethod, "on_step_end", interrupt_after(2))  # Ctrl-C during step 2
     with pytest.raises(KeyboardInterrupt):
@@ -81,11 +83,16 @@ def test_interrupted_and_resumed_equals_uninterrupted(cifar_root, tmp_path, monk
     r1, path_length = half["method"]["regularizers"]
     assert half["state"]["step"] == 3 and r1 == {"d_updates": 3} and path_length["g_updates"] == 3
     resumed = execute(cfg, choices, tmp_path / "resumed")
-    again = torch.load(tmp_path / "resumed" / "checkpoint.pt", weights_only=False)["method"]
+    resaved = torch.load(tmp_path / "resumed" / "checkpoint.pt", weights_only=False)
+    again = resaved["method"]
     assert resumed[0]["metrics"] == straight[0]["metrics"]
     for net in ("G", "D"):
         for key, value in final[net].items():
             torch.testing.assert_close(again[net][key], value, rtol=0, atol=0, msg=f"{net}.{key}")
+    ema, ema_again = saved["state"]["extras"]["ema"], resaved["state"]["extras"]["ema"]  # the EMA of G (trainer's)
+    for key, value in ema.items():
+        torch.testing.assert_close(ema_again[key], value, rtol=0, atol=0, msg=f"EMA {key}")
+    assert straight[0]["training"]["evaluated_generator"] == "ema" and "diffaugment" in straight[0]["training"]["augment"]
     assert any(k.endswith("w_avg") for k in final["G"]) and any(k.endswith("noise_const") for k in final["G"])
     assert again["regularizers"][0] == final["regularizers"][0] == {"d_updates": 6}
     torch.testing.assert_close(again["regularizers"][1]["mean_length"], final["regularizers"][1]["mean_length"])
