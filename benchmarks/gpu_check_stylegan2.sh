@@ -9,14 +9,8 @@
 # Everything goes to $OUT (default benchmarks/gpu_results_stylegan2); each part has its own time limit, so the whole
 # script stays under ~9 minutes of device time:
 #     OUT=/tmp/gpu bash benchmarks/gpu_check_stylegan2.sh
-set -u
-cd "$(dirname "$0")/.."
-out=$(realpath -m "${OUT:-benchmarks/gpu_results_stylegan2}")
-mkdir -p "$out"
-log() { echo "[gpu_check_stylegan2 $(date +%H:%M:%S)] $*" | tee -a "$out/gpu_check.log"; }
-nvidia-smi > "$out/nvidia-smi.txt" 2>&1
-python -c "import torch; print(torch.__version__, torch.version.cuda, torch.cuda.get_device_name(0))" \
-    > "$out/torch.txt" 2>&1
+name=gpu_check_stylegan2 default_out=benchmarks/gpu_results_stylegan2
+source "$(dirname "$0")/gpu_preamble.sh"
 log "benchmark"
 timeout 200 python benchmarks/bench_stylegan2.py --device cuda --steps 30 --windows 2 --warmup 10 \
     --gans stylegan2 stylegan2_ada_cifar --methods vanilla rls_discr --modconv scaled grouped \
