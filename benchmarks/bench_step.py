@@ -6,6 +6,8 @@ methods, each round timing several windows after a warm-up. Reported: the best a
 over all rounds (timeit's convention: the best is the least disturbed estimate); ratios use the best.
 
     python benchmarks/bench_step.py [--methods vanilla rls_discr ...] [--replicas 1] [--rounds 3]
+    python benchmarks/bench_step.py --methods vanilla rumi_lsgan --dataset rumi_ring --threads 1   # Rumi's extra
+        # negative batch (docs/rumi.md; images: --dataset rumi_mnist gan=rumi_mnist dataset.source=mnist5k metrics=rumi)
 """
 from __future__ import annotations
 

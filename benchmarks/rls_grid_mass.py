@@ -26,6 +26,7 @@ def grid_mass(overrides: list[str], run: Path | None, replicas: int) -> dict[str
     """(replicas, 5) column and row masses and the (5, 5) mass/uniform ratio per mode (rows: x, cols: y)."""
     from hydra import compose, initialize_config_dir
 
+    from core.files import load_torch
     from engine.build import build_method
 
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
@@ -33,7 +34,7 @@ def grid_mass(overrides: list[str], run: Path | None, replicas: int) -> dict[str
                                            "logger=none", *overrides])
     method, data = build_method(cfg, replicas)
     if run is not None:
-        state = torch.load(run / "checkpoint.pt", map_location="cpu", weights_only=False)
+        state = load_torch(run / "checkpoint.pt")  # checksum checked, loaded without running code
         method.load_state_dict(state["method"])
     probs = method.sampler.probabilities(method).double().numpy()
     mode = data.labels.long().numpy()

@@ -20,8 +20,9 @@ class CelebA(ImageDatasetBase):
     (train: 162,770 images). Labels = the binary ``attribute`` (class 1 = has it). ``minority`` classes can be
     depleted to a fraction ``minority_keep`` of their images (Rumi-GAN's 5% of the females: attribute Male,
     minority [0], minority_keep 0.05); ``positives: minority`` then defines the positive/negative split (the kept
-    minority images vs the rest). All 40 attributes are kept in ``extra["attributes"]`` (with
-    ``extra["attribute_names"]``) and as subgroup masks by name in ``images.subgroups`` (Dia-GAN's partial recall
+    minority images vs the rest), and with ``target: positives`` up to ``parent_size`` images of the whole minority
+    class are kept in ``images.balanced_x`` (the metrics' ``balanced`` reference: the parent class). All 40
+    attributes are kept in ``extra["attributes"]`` (with ``extra["attribute_names"]``) and as subgroup masks by name in ``images.subgroups`` (Dia-GAN's partial recall
     and occurrence of Bald, Eyeglasses, ...)."""
 
     def __init__(self, name: str = "celeba", base: str = "celeba", source: str = "auto",
@@ -29,7 +30,7 @@ class CelebA(ImageDatasetBase):
                  split: str = "train", size: int | None = 64, channels: int | None = 3, data_seed: int = 0,
                  evaluator: Any = None, target: Any = "observed", crop: int = 140, attribute: str = "Bald",
                  minority: Sequence[int] = (1,), minority_keep: float = 1.0, pick: str = "random",
-                 positives: str | None = None):
+                 positives: str | None = None, parent_size: int = 10000):
         require(base == "celeba", "dataset.base must be celeba")
         self.bases = "celeba"
         super().__init__(name, base, source, source_resolved, root, download, split, size, channels, data_seed,
@@ -47,6 +48,7 @@ class CelebA(ImageDatasetBase):
         require(positives in (None, "minority"), f"dataset.positives must be null or minority, got {positives!r}")
         require(positives is None or len(self.minority) == 1, "dataset.positives=minority needs one minority class")
         self.positives = positives
+        self.parent_size = positive_int("parent_size", parent_size)
         self.provides = self._provides(bool(self.minority), split=positives is not None)
 
     def load(self, device="cpu") -> DataBundle:
@@ -76,8 +78,15 @@ class CelebA(ImageDatasetBase):
             positives = [m]
             split = ((labels == m).nonzero().squeeze(1), (labels != m).nonzero().squeeze(1))
         x = convert_channels(data["x"][indices], self.channels)
-        return self._bundle(x, labels, 2, [f"not {self.attribute}", self.attribute], self.minority,
+        bundle = self._bundle(x, labels, 2, [f"not {self.attribute}", self.attribute], self.minority,
                             source_labels=labels.clone(), indices=indices, fingerprint=fingerprint,
                             positives=positives, split=split, attribute=self.attribute,
                             subgroups={n: attributes[:, j].bool() for j, n in enumerate(names)},
-                            extra={"attributes": attributes, "attribute_names": names}).to(device)
+                            extra={"attributes": attributes, "attribute_names": names})
+        if positives is not None and self.target == "positives":
+            # the parent class of the kept minority images: up to `parent_size` images of it from the whole split
+            # (Rumi §5 evaluates CelebA against 10^4 images of the target class), the `balanced` reference
+            members = (y == positives[0]).nonzero().squeeze(1)
+            members = pick_indices(members, min(self.parent_size, members.numel()), "random", gen)
+            bundle.images.balanced_x = convert_channels(data["x"][members], self.channels)
+        return bundle.to(device)

@@ -35,6 +35,8 @@ class RumiSplit(ImageDatasetBase):
     ``positive_indices`` / ``negative_indices`` index ``x`` (``extra``: ``positive_classes``, ``negative_classes``,
     ``partition``). ``target: positives`` (default) is the uniform
     distribution over the positive classes (what Rumi-GAN should generate); ``balanced`` is uniform over all 10.
+    ``images.balanced_x`` holds every base-split image of the target's classes (for ``few``: the whole parent
+    class of the ``num_few`` positives), the image metrics' ``balanced`` reference.
     """
 
     def __init__(self, name: str = "rumi_mnist", base: str = "mnist", source: str = "auto",
@@ -93,8 +95,13 @@ class RumiSplit(ImageDatasetBase):
         fingerprint = self._fingerprint(sources.source_fingerprint(self.base, self.source, self.split), indices)
         extra = {"positive_classes": list(self.positive_classes), "negative_classes": list(self.negative_classes),
                  "partition": self.partition}
-        return self._bundle(self._images(data["x"][indices]), labels, 10, names, minority,
-                            source_labels=labels.clone(), indices=indices, fingerprint=fingerprint,
-                            class_map=torch.arange(10), positives=self.positive_classes,
-                            split=(positive.nonzero().squeeze(1), negative.nonzero().squeeze(1)),
-                            extra=extra).to(device)
+        bundle = self._bundle(self._images(data["x"][indices]), labels, 10, names, minority,
+                              source_labels=labels.clone(), indices=indices, fingerprint=fingerprint,
+                              class_map=torch.arange(10), positives=self.positive_classes,
+                              split=(positive.nonzero().squeeze(1), negative.nonzero().squeeze(1)),
+                              extra=extra)
+        # the undepleted images of the target classes (all of the base split): the parent class of the few
+        # positives, the metrics' `balanced` reference (Rumi §5: FID "with respect to the entire parent class")
+        parent = torch.isin(y, (bundle.target_weights > 0).nonzero().squeeze(1))
+        bundle.images.balanced_x = self._images(data["x"][parent])
+        return bundle.to(device)

@@ -39,8 +39,8 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from core.errors import ConfigError, DataError
-from core.files import atomic_write
+from core.errors import ConfigError, DamagedFileError, DataError
+from core.files import load_torch, read_cached, save_torch
 
 DATA_ENV = "MODEBENCH_DATA"
 DEFAULT_ROOT = "~/.cache/modebench"
@@ -213,19 +213,14 @@ def download(base: str, root: str | os.PathLike | None) -> Path:
 # ---------------------------------------------------------------------------------------------- the decoded cache
 def cached(key: str, root: Path, build: Callable[[], dict[str, Any]], retry: Callable[[], None] | None = None
            ) -> dict[str, Any]:
-    """Load ``<root>/modebench/cache/<key>.pt`` (checking the stored digests of its tensors) or build it, save it
+    """Load ``<root>/modebench/cache/<key>.pt`` (checksummed, safely loaded: core.files) or build it, save it
     atomically and return it. ``build`` returns a dict of tensors (and plain lists/strings). When ``build`` raises
     :class:`DataError` and ``retry`` is given (``dataset.download=true``), ``retry()`` re-downloads and ``build``
-    runs once more."""
+    runs once more. A damaged cache is put aside (``*.corrupt``) and rebuilt."""
     path = modebench_dir(root, "cache", f"{key}.pt")
-    if path.exists():
-        try:
-            blob = torch.load(path, map_location="cpu", weights_only=True)
-            if all(tensor_digest(blob["data"][k]) == d for k, d in blob["digests"].items()):
-                return blob["data"]
-            warnings.warn(f"decoded cache {path} failed its checksum; rebuilding it from the raw files", stacklevel=2)
-        except Exception as exc:  # truncated/corrupt cache: rebuild
-            warnings.warn(f"decoded cache {path} is unreadable ({type(exc).__name__}); rebuilding it", stacklevel=2)
+    data = read_cached(path, _read_cache, "rebuilding it from the raw files")
+    if data is not None:
+        return data
     try:
         data = build()
     except DataError:
@@ -233,12 +228,22 @@ def cached(key: str, root: Path, build: Callable[[], dict[str, Any]], retry: Cal
             raise
         retry()
         data = build()
-    blob = {"data": data, "digests": {k: tensor_digest(v) for k, v in data.items() if isinstance(v, torch.Tensor)}}
     try:
-        atomic_write(path, lambda f: torch.save(blob, f))
+        save_torch(path, {"data": data})
     except OSError as exc:
         warnings.warn(f"could not write the decoded cache {path} ({exc}); continuing without it", stacklevel=2)
     return data
+
+
+def _read_cache(path: Path) -> dict[str, Any]:
+    """A decoded cache's data; caches written before checksum footers carry a SHA-256 per tensor instead."""
+    blob = load_torch(path)
+    if not isinstance(blob, dict) or not isinstance(blob.get("data"), dict):
+        raise DamagedFileError(f"decoded cache {path} holds no data dict")
+    for name, digest in blob.get("digests", {}).items():
+        if tensor_digest(blob["data"][name]) != digest:
+            raise DamagedFileError(f"decoded cache {path} fails its checksum ({name})")
+    return blob["data"]
 
 
 # ------------------------------------------------------------------------------------------------------ readers

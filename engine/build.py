@@ -14,7 +14,7 @@ from core.errors import ConfigError, DataError, require
 from datasets.base import DataBundle
 from engine.evaluation import Evaluator
 from engine.trainer import TrainerSettings
-from engine.validation import check_targets
+from engine.validation import check_run_config, check_targets
 from gans.method import RunContext
 from metrics.modes import ModeCoverage
 
@@ -41,6 +41,7 @@ def build_components(cfg: DictConfig) -> Components:
     for group in GROUPS + ("metrics",):
         require(group in cfg, f"the config has no '{group}' section")
         check_targets(cfg[group], group)
+    check_run_config(cfg)
     parts = Components(
         dataset=_instantiate(cfg.dataset), gan=_instantiate(cfg.gan), loss=_instantiate(cfg.loss),
         sampler=_instantiate(cfg.sampler), method=_instantiate(cfg.method), trainer=_instantiate(cfg.trainer),
@@ -82,8 +83,11 @@ def check_compatibility(parts: Components) -> None:
                 "process; set trainer.replicas=1 and sweep seeds instead (python run.py -m seed=0,1,2)")
     for part, name in ((method, "method"), (sampler, "sampler")):
         missing = set(part.requires) - set(data.provides)
+        hint = getattr(part, "requires_hint", None)  # how to get what is missing (e.g. which datasets have it)
         require(not missing, f"{name} {type(part).__name__} needs {sorted(missing)} from the dataset, which "
-                             f"'{data.name}' does not provide (it provides {sorted(data.provides)})")
+                             f"'{data.name}' does not provide (it provides {sorted(data.provides)})"
+                             + (f"; it {hint}" if hint else ""))
+    method.check_loss(parts.loss)
     for name, metric in parts.evaluator.metrics.items():
         kinds = getattr(metric, "kinds", None)
         require(kinds is None or data.kind in kinds,

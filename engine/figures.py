@@ -3,17 +3,25 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from metrics import image_plots, plots
+from metrics import curve_plots, image_plots, plots
 
 
-def run_figures(cfg, run_dir: Path, data, method, fake, results, seeds) -> dict[str, Path]:
+def run_figures(cfg, run_dir: Path, data, method, fake, results, seeds, history=(), final_step: int = 0
+                ) -> dict[str, Path]:
     """Toy runs: samples over data, samples per mode, sampling weights and the method's own figures; image runs:
-    sample grids and class histograms. Returns {logger key: path} ({} with ``plots.enabled=false``)."""
+    sample grids and class histograms; both: the PRD curve and the ``plots.history`` metrics of the periodic
+    evaluations (``history``: the trainer's [{step, metrics: [per replica]}]) over training. Returns {logger key:
+    path} ({} with ``plots.enabled=false``)."""
     if not cfg.plots.enabled or data.kind not in ("toy", "image"):
         return {}
     folder = Path(run_dir) / "plots"
     shown = seeds[:min(int(cfg.plots.replicas), len(seeds))]
     images: dict[str, Path] = {}
+    for r, seed in enumerate(shown):
+        title = f"{cfg.experiment_name} | {data.name} | seed {seed}"
+        replica_history = [{"step": h["step"], **h["metrics"][r]} for h in history]
+        images.update(curve_plots.curve_figures(folder, results[r], replica_history, cfg.plots.get("history", ()),
+                                                title, f"seed{seed}", final_step))
     if data.kind == "image":
         for r, seed in enumerate(shown):
             title = f"{cfg.experiment_name} | {data.name} | seed {seed}"

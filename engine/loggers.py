@@ -18,15 +18,19 @@ class NullLogger:
     def log_images(self, images: dict[str, str | Path], step: int) -> None:
         pass
 
-    def finish(self, summary: dict[str, Any] | None = None, failed: bool = False) -> None:
-        pass
+    def finish(self, summary: dict[str, Any] | None = None, exit_code: int = 0) -> None:
+        """End the run; ``exit_code`` != 0 marks it failed (a run that raised or was interrupted)."""
 
 
 class WandbLogger(NullLogger):
-    """One W&B run per process; replica metrics are logged as ``seed<k>/<metric>`` plus their mean.
+    """One W&B run per run (per job of a multirun, grouped by experiment); replica metrics are logged as
+    ``seed<k>/<metric>`` plus their mean. The run is always finished (the engine calls :meth:`finish` in a
+    ``finally``), with a non-zero exit code when the job failed or was interrupted, so a worker process that runs
+    several jobs one after another (Hydra's joblib launcher) starts each with a fresh run.
 
     The mode comes from ``mode`` or the WANDB_MODE environment variable and defaults to ``offline``:
-    no account is needed, and ``wandb sync <run_dir>/wandb/offline-run-*`` uploads later.
+    no account is needed, and ``wandb sync <run_dir>/wandb/offline-run-*`` uploads later. wandb >= 0.19.10 talks to
+    its own service process, so it needs no multiprocessing start method inside joblib (loky) or submitit workers.
     """
 
     def __init__(self, project: str = "modebench", entity: str | None = None, mode: str | None = None,
@@ -40,7 +44,7 @@ class WandbLogger(NullLogger):
 
         self._wandb = wandb
         self.run = wandb.init(project=self.project, entity=self.entity, mode=self.mode, dir=str(run_dir),
-                              name=name, group=group, config=config, tags=self.tags, reinit=True)
+                              name=name, group=group, config=config, tags=self.tags, reinit="finish_previous")
 
     def log(self, metrics, step):
         if self.run is not None:
@@ -50,11 +54,11 @@ class WandbLogger(NullLogger):
         if self.run is not None and images:
             self.run.log({key: self._wandb.Image(str(path)) for key, path in images.items()}, step=step)
 
-    def finish(self, summary=None, failed=False):
+    def finish(self, summary=None, exit_code=0):
         if self.run is not None:
             if summary:
                 self.run.summary.update(summary)
-            self.run.finish(exit_code=1 if failed else 0)
+            self.run.finish(exit_code=exit_code)
             self.run = None
 
 

@@ -70,12 +70,16 @@ def _value(cfg: dict, dotted: str):
 _ABSENT = object()
 
 
-def _digest(cfg: dict, drop: tuple[str, ...]) -> str:
+def _without(cfg: dict, drop: tuple[str, ...]) -> dict:
     cfg = json.loads(json.dumps(cfg, default=str))
     neutral = tuple(k for k, v in NEUTRAL_DEFAULTS.items() if _value(cfg, k) == v)
     for key in drop + neutral:
         _drop(cfg, key)
-    return hashlib.sha256(json.dumps(cfg, sort_keys=True).encode()).hexdigest()[:16]
+    return cfg
+
+
+def _digest(cfg: dict, drop: tuple[str, ...]) -> str:
+    return hashlib.sha256(json.dumps(_without(cfg, drop), sort_keys=True).encode()).hexdigest()[:16]
 
 
 def config_hash(cfg: dict) -> str:
@@ -88,9 +92,10 @@ def training_hash(cfg: dict) -> str:
     return _digest(cfg, NON_RESULT_KEYS + EVAL_KEYS)
 
 
-def variant_hash(cfg: dict) -> str:
-    """Identity of a setting across seeds: the config hash without the seed and replica count."""
-    return _digest(cfg, NON_RESULT_KEYS + SEED_KEYS)
+def variant_hash(cfg: dict, pooled: tuple[str, ...] = ()) -> str:
+    """Identity of a setting across seeds: the config hash without the seed and replica count (and without the
+    dotted keys ``pooled``, for a table that averages over them, e.g. every digit as the minority)."""
+    return _digest(cfg, NON_RESULT_KEYS + SEED_KEYS + tuple(pooled))
 
 
 def git_commit() -> str | None:
@@ -129,6 +134,40 @@ def is_finished(results: dict | None, cfg_hash: str) -> bool:
 
 
 def save_results(run_dir: str | Path, records: list[dict]) -> Path:
+    """Write the records as standard JSON (a NaN or infinite metric becomes null; the status says why)."""
     path = results_path(run_dir)
     write_json(path, {"records": records})
     return path
+
+
+def training_conflict(results: dict | None, cfg: dict) -> str | None:
+    """How the finished run in a folder was trained differently from ``cfg`` (up to five ``key: old -> new``), or
+    None when there is no finished run or it has this training setting (evaluation settings may differ: the final
+    checkpoint is then re-evaluated)."""
+    finished = [r for r in (results or {}).get("records") or [] if r.get("status") in ("completed", "diverged")]
+    old = finished[0].get("config") if finished else None
+    if not isinstance(old, dict) or training_hash(old) == training_hash(cfg):
+        return None
+    drop = NON_RESULT_KEYS + EVAL_KEYS
+    before, after = _flatten(_without(old, drop)), _flatten(_without(cfg, drop))
+    changes = [f"{k}: {before.get(k, '(absent)')} -> {after.get(k, '(absent)')}"
+               for k in sorted(before.keys() | after.keys()) if before.get(k) != after.get(k)]
+    return "; ".join(changes[:5]) + (f"; and {len(changes) - 5} more" if len(changes) > 5 else "")
+
+
+def _flatten(cfg: dict, prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in cfg.items():
+        if isinstance(value, dict) and value:
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def failed_records(exc: BaseException, log: Path | None, seeds: list[int], shared: dict) -> list[dict]:
+    """One ``failed`` record per replica of a run that raised: the error's type and message and the log that holds
+    its traceback, beside the fields every record has (group, config and its hashes, environment)."""
+    error = {"type": type(exc).__name__, "message": str(exc).strip()[:2000], "log": str(log) if log else None}
+    return [{"status": "failed", "seed": seed, "replica": r, "replicas": len(seeds), "metrics": {}, "error": error,
+             **shared} for r, seed in enumerate(seeds)]

@@ -1,5 +1,6 @@
-"""One run of a composed configuration in its run folder: build -> set up -> train (periodic evaluation,
-checkpoints, resume) -> final evaluation -> figures -> records (one per replica) -> logger summary."""
+"""One run of a composed configuration in its run folder: build -> skip if finished -> lock the folder -> set up ->
+train (periodic evaluation, checkpoints, resume) -> final evaluation -> figures -> records (one per replica, or
+``failed`` ones when it raises) -> logger summary."""
 from __future__ import annotations
 
 import time
@@ -12,32 +13,65 @@ from engine.build import build_components, run_context
 from engine.extras import TrainingExtras
 from engine.figures import run_figures
 from engine.loggers import flatten_replica_metrics
-from engine.records import (config_hash, environment, is_finished, load_results, save_results, training_hash,
-                            variant_hash)
+from core.errors import require
+from engine.lock import run_lock
+from engine.records import (config_hash, environment, failed_records, is_finished, load_results, save_results,
+                            training_conflict, training_hash, variant_hash)
 from engine.trainer import TrainState, fit, load_checkpoint, save_checkpoint
 
 
-def execute(cfg: DictConfig, choices: dict[str, str], run_dir: Path) -> list[dict]:
+def execute(cfg: DictConfig, choices: dict[str, str], run_dir: Path, log: Path | None = None) -> list[dict]:
     """Train and evaluate one configuration in ``run_dir``; returns its records (one per replica).
 
     ``choices`` are hydra's runtime choices of the config groups (they name the run). A folder that already holds
-    finished results of the same configuration is not trained again; one with a checkpoint resumes from it."""
+    finished results of the same configuration is not trained again; one with a checkpoint resumes from it; one with
+    finished results of another training setting is refused (ConfigError: nothing is overwritten). Training holds
+    the folder's lock (engine.lock: RunBusyError when another process trains it). A run that raises leaves a
+    ``failed`` record per replica naming the error and ``log`` (the file with its traceback)."""
     parts = build_components(cfg)
     resolved = OmegaConf.to_container(cfg, resolve=True)
-    cfg_hash, train_hash, variant = config_hash(resolved), training_hash(resolved), variant_hash(resolved)
+    cfg_hash = config_hash(resolved)
     group = {"experiment": cfg.experiment_name,
              **{k: choices.get(k, "?") for k in ("dataset", "gan", "loss", "method", "sampler")}}
+    identity = {"group": group, "config": resolved, "config_hash": cfg_hash, "variant": variant_hash(resolved)}
+    done = _finished_records(run_dir, cfg_hash, resolved)
+    if done is not None:
+        return done
+    with run_lock(run_dir):
+        done = _finished_records(run_dir, cfg_hash, resolved)  # the lock's last holder may just have finished it
+        if done is not None:
+            return done
+        seeds = [int(cfg.seed) + r for r in range(parts.trainer.replicas)]
+        try:
+            return _train(cfg, parts, run_dir, seeds, training_hash(resolved), identity)
+        except Exception as exc:
+            save_results(run_dir, failed_records(exc, log, seeds, identity))
+            raise
+
+
+def _finished_records(run_dir: Path, cfg_hash: str, resolved: dict) -> list[dict] | None:
+    """The records when ``run_dir`` is finished for this configuration; ConfigError when it holds a finished run of
+    another training setting; None otherwise (train, resume or re-evaluate)."""
     previous = load_results(run_dir)
     if is_finished(previous, cfg_hash):
         print(f"[modebench] {run_dir} already holds finished results for this configuration; skipping")
         return previous["records"]
+    conflict = training_conflict(previous, resolved)
+    require(conflict is None,
+            f"run folder {run_dir} holds the finished results of another training configuration ({conflict}); "
+            "they are kept: choose another folder (hydra.run.dir=..., or hydra.sweep.dir=... for -m), or move "
+            "that folder away to train this configuration there")
+    return None
 
+
+def _train(cfg: DictConfig, parts, run_dir: Path, seeds: list[int], train_hash: str, identity: dict) -> list[dict]:
+    """Set up, train (resuming from a checkpoint of ``train_hash``), evaluate, plot and record."""
     settings = parts.trainer
     if settings.threads:
         torch.set_num_threads(settings.threads)
     device = settings.resolve_device()
-    seeds = [int(cfg.seed) + r for r in range(settings.replicas)]
     torch.manual_seed(int(cfg.seed))
+    group = identity["group"]
     print(f"[modebench] {group['experiment']}: dataset={group['dataset']} gan={group['gan']} loss={group['loss']} "
           f"method={group['method']} sampler={group['sampler']} | seeds {seeds} | {settings.steps} steps x batch "
           f"{settings.batch_size} on {device} | {run_dir}")
@@ -57,7 +91,7 @@ def execute(cfg: DictConfig, choices: dict[str, str], run_dir: Path) -> list[dic
 
     logger = parts.logger
     logger.start(run_dir, name="_".join(f"{k}={v}" for k, v in group.items()) + f"_seed{seeds[0]}",
-                 group=group["experiment"], config=resolved)
+                 group=group["experiment"], config=identity["config"])
     evaluator = parts.evaluator
 
     def evaluate(step: int) -> float | None:
@@ -71,26 +105,25 @@ def execute(cfg: DictConfig, choices: dict[str, str], run_dir: Path) -> list[dic
         s.extras = extras.state_dict()
         save_checkpoint(run_dir, train_hash, method, s, generator)
 
+    exit_code, summary = 1, None  # what the logger records if anything below raises (or is interrupted)
     try:
         state = fit(method, settings, state, evaluate, checkpoint=checkpoint, extras=extras)
         checkpoint(state)
         with extras.evaluation():
             results, fake, eval_seconds = evaluator(method, data, _eval_generator(device, cfg.seed, None))
-            images = run_figures(cfg, run_dir, data, method, fake, results, seeds)
+            images = run_figures(cfg, run_dir, data, method, fake, results, seeds, state.history, state.step)
         logger.log(flatten_replica_metrics(results, seeds), step=state.step)
         logger.log_images(images, step=state.step)
-    except BaseException:
-        logger.finish(failed=True)
-        raise
-
-    timing = {"train_seconds": round(state.train_seconds, 3), "steps": state.step,
-              "steps_per_second": round(state.step / max(state.train_seconds, 1e-9), 2),
-              "eval_seconds": round(eval_seconds + state.eval_seconds, 3), "setup_seconds": round(setup_seconds, 3)}
-    shared = {"group": group, "timing": timing, "config": resolved, "config_hash": cfg_hash, "variant": variant,
-              "env": environment(device), "training": extras.description}
-    records = _records(state, results, seeds, method.diagnostics(), shared)
-    path = save_results(run_dir, records)
-    logger.finish(summary=flatten_replica_metrics(results, seeds))
+        timing = {"train_seconds": round(state.train_seconds, 3), "steps": state.step,
+                  "steps_per_second": round(state.step / max(state.train_seconds, 1e-9), 2),
+                  "eval_seconds": round(eval_seconds + state.eval_seconds, 3),
+                  "setup_seconds": round(setup_seconds, 3)}
+        records = _records(state, results, seeds, method.diagnostics(),
+                           {**identity, "timing": timing, "env": environment(device), "training": extras.description})
+        path = save_results(run_dir, records)
+        exit_code, summary = 0, flatten_replica_metrics(results, seeds)
+    finally:
+        logger.finish(summary=summary, exit_code=exit_code)
     _print_summary(records, timing, path)
     return records
 

@@ -1,10 +1,10 @@
 """The training loop: steps, periodic evaluation and atomic checkpoints, divergence detection, resume."""
 from __future__ import annotations
 
+import copy
 import signal
 import threading
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -12,12 +12,16 @@ from typing import Any, Callable
 import torch
 from tqdm.auto import tqdm
 
-from core.errors import require
-from core.files import save_torch
+from core.errors import DamagedFileError, require
+from core.files import load_torch, quarantine, read_cached, save_torch
 from engine.schedules import make_schedule
 from engine.speed import check_speed_settings
 
 CHECKPOINT_FILE = "checkpoint.pt"
+CHECKPOINT_KEYS = ("training_hash", "method", "state", "rng", "torch_rng")
+# Stop at the end of the current step (after a checkpoint) on these: Ctrl-C, a scheduler's termination, and the
+# user signals a cluster sends before a time limit (submitit: USR2 by default, SUBMITIT_PREEMPT_SIGNAL otherwise).
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2)
 
 
 @dataclass
@@ -100,24 +104,36 @@ def load_checkpoint(run_dir: Path, train_hash: str, method, generator: torch.Gen
     """Restore method, RNG and loop state from ``run_dir`` if a checkpoint of this training setting exists.
 
     ``train_hash`` ignores evaluation settings, so a finished run evaluated with new metrics resumes at
-    its last step and only re-evaluates. A checkpoint of another setting is ignored; an unreadable one is
-    renamed ``*.corrupt`` (kept for inspection) and training starts over, with a warning."""
+    its last step and only re-evaluates. A checkpoint of another setting is ignored. One that fails its checksum,
+    cannot be read safely (``weights_only=True``), lacks a key or does not fit the method is renamed ``*.corrupt``
+    (kept for inspection) and training starts over, with a warning; the method is left as it was set up."""
     path = Path(run_dir) / CHECKPOINT_FILE
-    if not path.exists():
+    restart = "training starts from step 0"
+    payload = read_cached(path, lambda p: _read_checkpoint(p, generator.device), restart)
+    if payload is None:
         return None
-    try:
-        payload = torch.load(path, map_location=generator.device, weights_only=False)
-    except Exception as exc:  # a truncated or foreign file: never half-use it
-        path.rename(path.with_suffix(".pt.corrupt"))
-        print(f"warning: checkpoint {path} is unreadable ({exc.__class__.__name__}); starting from step 0")
-        return None
-    if payload.get("training_hash") != train_hash:
+    if payload["training_hash"] != train_hash:
         print(f"note: {path} belongs to another configuration; starting from step 0")
         return None
-    method.load_state_dict(payload["method"])
-    generator.set_state(payload["rng"].cpu() if generator.device.type == "cpu" else payload["rng"])
-    torch.set_rng_state(payload["torch_rng"])
-    return TrainState(**payload["state"])
+    snapshot = copy.deepcopy(method.state_dict())
+    try:
+        state = TrainState(**payload["state"])
+        method.load_state_dict(payload["method"])
+        generator.set_state(payload["rng"].cpu() if generator.device.type == "cpu" else payload["rng"])
+        torch.set_rng_state(payload["torch_rng"])
+    except Exception as exc:  # a key or shape the method does not know: never half-use it
+        method.load_state_dict(snapshot)
+        quarantine(path, f"checkpoint {path} does not fit this run ({type(exc).__name__}: {exc})", restart)
+        return None
+    return state
+
+
+def _read_checkpoint(path: Path, device: torch.device) -> dict:
+    payload = load_torch(path, map_location=device)
+    missing = [k for k in CHECKPOINT_KEYS if not isinstance(payload, dict) or k not in payload]
+    if missing:
+        raise DamagedFileError(f"checkpoint {path} lacks {missing}")
+    return payload
 
 
 def fit(method, settings: TrainerSettings, state: TrainState, evaluate: Callable[[int], float | None],
@@ -126,8 +142,9 @@ def fit(method, settings: TrainerSettings, state: TrainState, evaluate: Callable
 
     ``evaluate(step)`` is called every ``eval_every`` steps (its time is excluded from the training
     time) and returns the key metric for the progress bar; ``checkpoint(state)`` every ``ckpt_every``
-    steps and after a Ctrl-C, which stops the loop at the end of the current step. Replicas whose losses turn non-finite are marked diverged; the loop
-    stops early when all of them are.
+    steps and on a stop signal (:data:`STOP_SIGNALS`), which the loop handles at the end of the current step (see
+    :class:`DeferredSignals`). Replicas whose losses turn non-finite are marked diverged; the loop stops early when
+    all of them are.
     """
     if not state.diverged_at:
         state.diverged_at = [None] * method.ctx.replicas
@@ -137,7 +154,7 @@ def fit(method, settings: TrainerSettings, state: TrainState, evaluate: Callable
     refresh_every = 50
     last_refresh = state.step
     started = time.perf_counter()
-    with _deferred_interrupt() as interrupted:
+    with DeferredSignals() as signals, bar:
         while state.step < total_steps:
             if extras is None:
                 method.train_step(state.step)
@@ -147,12 +164,11 @@ def fit(method, settings: TrainerSettings, state: TrainState, evaluate: Callable
                 extras.after_step(state.step + 1)
             state.step += 1
             step = state.step
-            if interrupted():
+            if signals.pending:
                 state.train_seconds += time.perf_counter() - started
                 checkpoint(state)
-                bar.close()
-                print(f"\ninterrupted after step {step}; checkpoint saved, re-run the same command to resume")
-                raise KeyboardInterrupt
+                signals.hand_over(step)  # returns only when the signal's own handler lets training go on
+                started = time.perf_counter()
             if step % settings.check_every == 0 or step == total_steps:
                 _check_finite(method, state)
                 if state.all_diverged:
@@ -173,33 +189,68 @@ def fit(method, settings: TrainerSettings, state: TrainState, evaluate: Callable
                 if periodic_ckpt:
                     checkpoint(state)
                 started = time.perf_counter()
-    state.train_seconds += time.perf_counter() - started
-    bar.update(state.step - last_refresh)
-    bar.close()
+        state.train_seconds += time.perf_counter() - started
+        bar.update(state.step - last_refresh)
     return state
 
 
-@contextmanager
-def _deferred_interrupt():
-    """Turn the first Ctrl-C (SIGINT) into a flag checked between steps, so the checkpoint written on
-    interruption is a consistent state; a second Ctrl-C interrupts at once."""
-    if threading.current_thread() is not threading.main_thread():
-        yield lambda: False
-        return
-    requested = []
-    previous = signal.getsignal(signal.SIGINT)
+class DeferredSignals:
+    """While training (main thread only): a stop signal (:data:`STOP_SIGNALS`) only sets a flag, checked between
+    steps, so that the checkpoint written for it is a consistent state; the same signal twice stops at once.
 
-    def handler(signum, frame):
-        if requested:
+    :meth:`hand_over`, called after that checkpoint, gives the signal to the handler that was installed before
+    (e.g. submitit's, which requeues the job on a cluster and exits); when that handler returns (submitit ignores
+    SIGTERM), training goes on. Without one: Ctrl-C raises KeyboardInterrupt, the others exit with status
+    128 + signal number; both say how to resume. A signal ignored before (SIG_IGN) stays ignored, but for Ctrl-C.
+    """
+
+    def __init__(self):
+        self.pending: list[int] = []
+        self.previous: dict[int, Any] = {}
+
+    def __enter__(self) -> "DeferredSignals":
+        if threading.current_thread() is threading.main_thread():
+            for signum in STOP_SIGNALS:
+                previous = signal.getsignal(signum)
+                if previous is signal.SIG_IGN and signum != signal.SIGINT:
+                    continue
+                self.previous[signum] = previous
+                signal.signal(signum, self._handler)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for signum, previous in self.previous.items():
+            signal.signal(signum, previous)
+
+    def _handler(self, signum, frame) -> None:
+        name = signal.Signals(signum).name
+        if signum in self.pending:
+            print(f"\n{name} again: stopping now, without a checkpoint", flush=True)
+            self._stop(signum)
+        self.pending.append(signum)
+        again = "Ctrl-C" if signum == signal.SIGINT else name
+        print(f"\n{name}: stopping after this step to write a checkpoint ({again} again to stop at once)...",
+              flush=True)
+
+    def hand_over(self, step: int) -> None:
+        """After the checkpoint of ``step``: pass each pending signal to its previous handler, or stop."""
+        while self.pending:
+            signum = self.pending.pop(0)
+            name = signal.Signals(signum).name
+            previous = self.previous.get(signum)
+            print(f"\n{name} after step {step}: checkpoint saved (the same command resumes from it)", flush=True)
+            if callable(previous) and previous is not signal.default_int_handler:
+                previous(signum, None)  # e.g. submitit's: requeues the job, then exits
+                if signum != signal.SIGINT:
+                    print(f"{name}: the handler installed before returned; training goes on", flush=True)
+                    continue
+            self._stop(signum)
+
+    @staticmethod
+    def _stop(signum: int) -> None:
+        if signum == signal.SIGINT:
             raise KeyboardInterrupt
-        requested.append(True)
-        print("\nstopping after this step (Ctrl-C again to abort without a checkpoint)...")
-
-    signal.signal(signal.SIGINT, handler)
-    try:
-        yield lambda: bool(requested)
-    finally:
-        signal.signal(signal.SIGINT, previous)
+        raise SystemExit(128 + signum)
 
 
 def _check_finite(method, state: TrainState) -> None:

@@ -13,6 +13,7 @@ from typing import Iterable
 import torch
 
 from core.errors import ConfigError
+from core.tensors import to_signed_unit
 
 __all__ = ["INCEPTION_ENV", "INCEPTION_NAME", "InceptionSpace", "find_inception_weights", "to_uint8_rgb"]
 
@@ -38,22 +39,27 @@ def to_uint8_rgb(x: torch.Tensor) -> torch.Tensor:
 class InceptionSpace:
     """torch-fidelity's Inception-v3 (``inception-v3-compat``): pool3 ``2048`` features and the unbiased
     logits used for IS, from one forward pass. Images go in as uint8 RGB (grey repeated); torch-fidelity
-    resizes them to 299x299 with its TensorFlow-compatible bilinear interpolation. The network is loaded on
+    resizes them to 299x299 with its TensorFlow-compatible bilinear interpolation. ``resize`` (e.g. 80, the Rumi
+    paper's protocol: "rescaled to 80 x 80 using bilinear interpolation", grey replicated to three channels) first
+    resizes the images bilinearly to that size, so the features see only that much detail; the paper's Keras
+    network then runs on the 80 x 80 input itself, which torch-fidelity's network cannot (it always resizes to
+    299), so the numbers follow the protocol's input but not its exact network resolution. The network is loaded on
     first use (per device) and the weights file hashed once; both are kept by this object."""
 
     outputs = ("features", "logits")
     name = INCEPTION_NAME
     accuracy = None
 
-    def __init__(self, weights_path: str | Path, batch_size: int = 50):
+    def __init__(self, weights_path: str | Path, batch_size: int = 50, resize: int | None = None):
         self.weights_path = str(weights_path)
         self.batch_size = int(batch_size)
+        self.resize = None if resize is None else int(resize)
         self._networks: dict[str, torch.nn.Module] = {}  # by device
         self._file_hash: tuple[tuple[int, int], str] | None = None  # ((size, mtime), sha256) of the weights file
 
     @property
     def cache_id(self) -> tuple:
-        return ("inception", self.weights_path)
+        return ("inception", self.weights_path, self.resize)
 
     def fingerprint(self) -> str:
         st = os.stat(self.weights_path)
@@ -64,7 +70,7 @@ class InceptionSpace:
                 for block in iter(lambda: fh.read(1 << 22), b""):
                     h.update(block)
             self._file_hash = (stamp, h.hexdigest())
-        return f"{INCEPTION_NAME}:{self._file_hash[1]}"
+        return f"{INCEPTION_NAME}:{self._file_hash[1]}" + (f":resize{self.resize}" if self.resize else "")
 
     def module(self, device: torch.device) -> torch.nn.Module:
         key = str(device)
@@ -80,7 +86,11 @@ class InceptionSpace:
         feats, logits = [], []
         with torch.no_grad():
             for start in range(0, x.shape[0], self.batch_size):
-                f, lg = net(to_uint8_rgb(x[start:start + self.batch_size]))
+                batch = x[start:start + self.batch_size]
+                if self.resize:
+                    batch = torch.nn.functional.interpolate(to_signed_unit(batch).float(), size=self.resize,
+                                                            mode="bilinear", align_corners=False)
+                f, lg = net(to_uint8_rgb(batch))
                 feats.append(f.to(torch.float64).cpu())
                 logits.append(lg.to(torch.float64).cpu())
         return {"features": torch.cat(feats), "logits": torch.cat(logits)}

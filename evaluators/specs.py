@@ -23,8 +23,8 @@ from typing import Any, Mapping, Sequence
 
 import torch
 
-from core.errors import DataError, require
-from core.files import save_torch
+from core.errors import DamagedFileError, DataError, require
+from core.files import load_torch, read_cached, save_torch
 from datasets import sources
 from datasets.image_base import CLASS_NAMES
 from evaluators.networks import ARCHITECTURES
@@ -187,21 +187,31 @@ class ClassifierSpec(EvaluatorSpec):
                             f"{self.balanced_floor}; per attribute: {evaluator.info.get('per_attribute')}")
         return evaluator
 
+    def _read_cache(self, path, key: str) -> tuple[dict, torch.nn.Module]:
+        """The cached weights (checksum, safe loading: core.files.load_torch) and the network built from them;
+        :class:`DamagedFileError` when they do not fit this evaluator."""
+        blob = load_torch(path)
+        try:
+            if blob["key"] != key:
+                raise ValueError(f"it holds the weights of key {blob['key']}, not {key}")
+            net = self.build_network(blob["num_classes"])
+            net.load_state_dict(blob["state_dict"])
+            float(blob["accuracy"]), list(blob["class_names"]), dict(blob["info"])
+        except Exception as exc:
+            raise DamagedFileError(f"evaluator cache {path} does not fit evaluator {self.name} "
+                                   f"({type(exc).__name__}: {exc})") from None
+        return blob, net
+
     def _load_or_train(self, source, root, download, device, key) -> TrainedEvaluator:
         path = sources.modebench_dir(root, "evaluators", f"{self.name}-{key}.pt")
         fingerprint = f"{self.name}-{key}"  # keys the image metrics' cached reference statistics
-        if path.exists():
-            try:
-                blob = torch.load(path, map_location="cpu", weights_only=False)
-                if blob.get("key") == key:
-                    net = self.build_network(blob["num_classes"])
-                    net.load_state_dict(blob["state_dict"])
-                    info = {**blob["info"], "cache": str(path), "loaded_from_cache": True}
-                    return TrainedEvaluator(self.name, net, self.channels, self.input_size, blob["accuracy"],
-                                            blob["num_classes"], blob["class_names"], device, self.multilabel, info,
-                                            fingerprint)
-            except Exception as exc:  # unreadable cache: retrain
-                print(f"[modebench] evaluator cache {path} unreadable ({type(exc).__name__}); retraining")
+        cached = read_cached(path, lambda p: self._read_cache(p, key), f"retraining evaluator {self.name}")
+        if cached is not None:
+            blob, net = cached
+            info = {**blob["info"], "cache": str(path), "loaded_from_cache": True}
+            return TrainedEvaluator(self.name, net, self.channels, self.input_size, blob["accuracy"],
+                                    blob["num_classes"], blob["class_names"], device, self.multilabel, info,
+                                    fingerprint)
         train, test, class_names = self._splits(source, root, download)
         num_classes = len(class_names)
         print(f"[modebench] training evaluator {self.name} on {self.base} ({source}, {train['x'].shape[0]} images) "

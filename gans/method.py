@@ -125,6 +125,13 @@ class GANMethod:
             raise ConfigError(f"trainer.n_dis={trainer.n_dis} needs trainer.update_scheme=alternating "
                               "(the simultaneous update does one D and one G step per iteration)")
 
+    def check_loss(self, loss) -> None:
+        """Refuse a loss this method cannot train with (cheap; before anything is built). The plain step has no
+        negative batch, so it refuses the positive/negative (Rumi) losses."""
+        if getattr(loss, "needs_negatives", False):
+            raise ConfigError(f"loss {type(loss).__name__} needs positive and negative batches, which method "
+                              f"{type(self).__name__} does not draw; use method=rumi_lsgan or method=rumi_sgan")
+
     def setup(self, ctx: RunContext) -> None:
         """Build networks and optimisers (replica r initialised from seed ctx.seeds[r]) and the sampler."""
         self.ctx, self.data, self.loss, self.sampler = ctx, ctx.data, ctx.loss, ctx.sampler

@@ -36,13 +36,12 @@ from torch import nn
 
 from core.errors import ConfigError, require
 from gans.base import GANSpec
-from gans.grouped import replica_seed
 from gans.optim import make_adam
 from gans.path_length import PathLengthPenalty
 from gans.r1 import R1_INPUTS, R1Penalty
 from gans.stylegan2_discriminator import D_ARCHITECTURES, StyleGAN2Discriminator
-from gans.stylegan2_layers import (MODCONV_IMPLS, EqualizedLinear, SingleReplica, activate, fir_kernel,
-                                   modulated_conv2d, upsample2d)
+from gans.single_replica import SingleReplica, build_seeded
+from gans.stylegan2_layers import MODCONV_IMPLS, EqualizedLinear, activate, fir_kernel, modulated_conv2d, upsample2d
 
 EVAL_NOISE = ("random", "const", "none")
 
@@ -288,13 +287,13 @@ class StyleGAN2(GANSpec):
 
     # ------------------------------------------------------------- networks
     def build_generator(self, sample_shape, generators) -> nn.Module:
-        return _seeded(lambda: StyleGAN2Generator(
+        return build_seeded(lambda: StyleGAN2Generator(
             self.layout, self.resolution, sample_shape[0], self.w_dim, self.mapping_layers, self.mapping_lr_mul,
             self.w_avg_beta, self.widths, self.style_mixing, self.truncation_psi, self.truncation_cutoff,
             self.eval_noise, self.modconv, self.fir), generators)
 
     def build_discriminator(self, sample_shape, generators, pack: int = 1) -> nn.Module:
-        return _seeded(lambda: StyleGAN2Discriminator(
+        return build_seeded(lambda: StyleGAN2Discriminator(
             self.resolution, pack * sample_shape[0], self.widths, self.d_architecture, self.mbstd_group,
             self.mbstd_channels, self.fir), generators)
 
@@ -320,13 +319,3 @@ def _lazy(lr: float, betas: Sequence[float], every: int) -> tuple[float, tuple[f
     lr·c and betas^c, so that the regularised and the plain steps together keep the intended momentum."""
     c = every / (every + 1) if every > 1 else 1.0
     return lr * c, (betas[0] ** c, betas[1] ** c)
-
-
-def _seeded(make, generators: Sequence[torch.Generator]) -> nn.Module:
-    """Build a module with its N(0, 1) weights drawn from the replica's seed (whatever the global RNG state)."""
-    require(len(generators) == 1, f"gan=stylegan2 trains one replica per process, got {len(generators)} generators "
-                                   "(set trainer.replicas=1 and sweep seeds)")
-    seed = replica_seed(generators[0])
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return make()

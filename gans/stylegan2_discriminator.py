@@ -15,7 +15,8 @@ import math
 import torch
 from torch import nn
 
-from gans.stylegan2_layers import EqualizedConv2d, EqualizedLinear, SingleReplica, minibatch_stddev
+from gans.single_replica import SingleReplica
+from gans.stylegan2_layers import EqualizedConv2d, EqualizedLinear, minibatch_stddev
 
 D_ARCHITECTURES = ("resnet", "orig")
 

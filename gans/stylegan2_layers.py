@@ -25,7 +25,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from core.errors import ConfigError, require
+from core.errors import require
 
 ACTIVATIONS = ("linear", "lrelu")
 LRELU_SLOPE = 0.2
@@ -36,16 +36,6 @@ MODCONV_IMPLS = ("grouped", "scaled")
 def activate(x: torch.Tensor, activation: str) -> torch.Tensor:
     """``lrelu``: leaky ReLU 0.2 scaled by √2; ``linear``: the identity."""
     return F.leaky_relu(x, LRELU_SLOPE) * LRELU_GAIN if activation == "lrelu" else x
-
-
-class SingleReplica(nn.Module):
-    """A one-replica network on the suite's stacked layout: (1, B, ...) -> (B, ...) via ``_flat``."""
-
-    def _flat(self, x: torch.Tensor) -> torch.Tensor:
-        if x.shape[0] != 1:
-            raise ConfigError(f"gan=stylegan2 trains one replica per process (leading dim 1), got {x.shape[0]}; set "
-                              "trainer.replicas=1 and sweep seeds")
-        return x.reshape(x.shape[1], *x.shape[2:])
 
 
 # ----------------------------------------------------------------------------------------------- FIR resampling

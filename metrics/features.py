@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from core.errors import ConfigError, require
-from core.files import atomic_write
+from core.files import load_npz, read_cached, save_npz
 from evaluators.lookup import dataset_view, evaluator_for
 from metrics.feature_spaces import (FEATURE_SPACES, INCEPTION_ENV, ClassifierSpace, InceptionSpace,
                                     find_inception_weights, is_evaluator, resolve_per_channel)
@@ -68,12 +68,13 @@ class FeatureExtractor:
     colour channels separately (auto: when the dataset has K**C classes, stacked MNIST). ``inception_weights``: a
     local torch-fidelity weights file (null: ``$MODEBENCH_INCEPTION_WEIGHTS`` or torch's hub cache).
     ``batch_size``: images per forward pass (null: 50 Inception, 500 classifier). ``cache_dir``: reference
-    statistics on disk (null: the default folder, false: memory only).
+    statistics on disk (null: the default folder, false: memory only). ``inception_resize``: resize images
+    bilinearly to this size before Inception (the Rumi paper's 80; null: torch-fidelity's protocol alone).
     """
 
     def __init__(self, space: str = "auto", evaluator: Any = None, per_channel: bool | str = "auto",
                  inception_weights: str | None = None, batch_size: int | None = None,
-                 cache_dir: str | Path | bool | None = None) -> None:
+                 cache_dir: str | Path | bool | None = None, inception_resize: int | None = None) -> None:
         require(space in FEATURE_SPACES, f"metrics.features.space must be one of {FEATURE_SPACES}, got {space!r}")
         require(evaluator is None or callable(getattr(evaluator, "load", None)),
                 f"metrics.features.evaluator must be an evaluator config node (e.g. "
@@ -88,6 +89,11 @@ class FeatureExtractor:
         require(cache_dir is None or cache_dir is False or isinstance(cache_dir, (str, Path)),
                 f"metrics.features.cache_dir must be a folder, null (the default folder) or false (memory only), "
                 f"got {cache_dir!r}")
+        require(inception_resize is None or (isinstance(inception_resize, int) and not isinstance(inception_resize, bool)
+                                             and inception_resize >= 32),
+                f"metrics.features.inception_resize must be an image size >= 32 (the Rumi paper: 80) or null, "
+                f"got {inception_resize!r}")
+        self.inception_resize = inception_resize
         self.space, self.evaluator, self.per_channel = space, evaluator, per_channel
         self.inception_weights, self.batch_size, self.cache_dir = inception_weights, batch_size, cache_dir
         self.references = ReferenceStore(cache_dir)
@@ -104,7 +110,8 @@ class FeatureExtractor:
         if self.space in ("auto", "inception"):
             if not self._weights_looked_up:
                 weights = find_inception_weights(self.inception_weights)
-                self._inception = InceptionSpace(weights, self.batch_size or 50) if weights is not None else None
+                self._inception = (InceptionSpace(weights, self.batch_size or 50, self.inception_resize)
+                                   if weights is not None else None)
                 self._weights_looked_up = True
             if self._inception is not None:
                 return self._inception
@@ -235,17 +242,13 @@ class ReferenceStore:
             return self._memory[key][2]
         path = self._path(space, ref, kind)
         value = None
-        if path is not None and path.is_file():
-            try:
-                with np.load(path) as f:
-                    value = {k: f[k] for k in f.files}
-            except Exception:  # a corrupt cache file is recomputed, never half-used
-                value = None
+        if path is not None:  # a damaged file is put aside and recomputed, never half-used (core.files)
+            value = read_cached(path, load_npz, f"recomputing the {kind} statistics")
         if value is None:
             value = compute(features(), ref.weights)
             if path is not None:
                 try:
-                    atomic_write(path, lambda f: np.savez(f, **value))
+                    save_npz(path, value)
                 except OSError:  # a read-only or full cache is not an error: the statistic is kept in memory
                     pass
         self._memory[key] = (ref.source, space, value)  # the source and space stay alive: their ids key the entry

@@ -65,8 +65,10 @@ class ImageMetric:
     def prepare(self, data, cache: FeatureCache | None = None) -> None:
         """Called once before training (``engine.evaluation.Evaluator.prepare``): build the feature space this
         metric uses, loading or training the evaluator it classifies with (the suite trains it on first use), so
-        that a missing evaluator or one below its accuracy floor stops the run before training, not after."""
-        self.feature_space(data, FeatureCache() if cache is None else cache)
+        that a missing evaluator or one below its accuracy floor stops the run before training, not after. Metrics
+        that also score mixtures (``kinds`` with ``toy``) need no feature space there."""
+        if data.kind == "image":
+            self.feature_space(data, FeatureCache() if cache is None else cache)
 
     def check_images(self, fake: torch.Tensor, data) -> tuple[torch.Tensor, np.ndarray]:
         """Validate the generated batch; return it with the mask of its finite images (numpy bool, (N,))."""
@@ -98,8 +100,9 @@ class FeatureMetric(ImageMetric):
 
 
 class ReferenceMetric(FeatureMetric):
-    """A feature metric against a real reference set (FID, KID, P/R/D/C): ``reference`` (``train`` | ``balanced``,
-    see :mod:`metrics.reference`), ``reference_size`` (real images; null: all) and ``seed`` (draws the subset)."""
+    """A feature metric against a real reference set (FID, KID, P/R/D/C, PRD): ``reference`` (``train`` |
+    ``balanced`` | ``positives`` | ``negatives``, see :mod:`metrics.reference`), ``reference_size`` (real images;
+    null: all) and ``seed`` (draws the subset)."""
 
     def __init__(self, reference: str, reference_size: int | None, seed: int) -> None:
         super().__init__(seed)
@@ -107,6 +110,8 @@ class ReferenceMetric(FeatureMetric):
                                          f"got {reference!r}")
         self.reference = reference
         self.reference_size = check_int(reference_size, f"{self.name}.reference_size", 2, optional=True)
+        if reference in ("positives", "negatives"):  # checked against the dataset before training
+            self.requires = frozenset(self.requires) | {"positive_negative"}
 
     def reference_images(self, data, *, weighted: bool) -> ReferenceSet:
         """The real images this metric compares against (``weighted``: moment statistics may reweight them)."""

@@ -169,10 +169,10 @@ class ModeCoverage:
         if not torch.isfinite(centers).all():
             raise DataError(f"dataset {name!r}: mode centres contain NaN/inf")
         target = data.target_weights.detach().to(torch.float64).flatten().cpu()
-        if target.numel() != k or not torch.isfinite(target).all() or (target <= 0).any():
+        if target.numel() != k or not torch.isfinite(target).all() or (target < 0).any() or target.sum() <= 0:
             raise DataError(
-                f"dataset {name!r}: target_weights must be {k} strictly positive numbers (one per mode), "
-                f"got {target.tolist()[:10]}{'...' if target.numel() > 10 else ''}"
+                f"dataset {name!r}: target_weights must be {k} non-negative numbers (one per mode) with a "
+                f"positive sum, got {target.tolist()[:10]}{'...' if target.numel() > 10 else ''}"
             )
         target = target / target.sum()
         return centers, whitening_factors(data.covariances), target.tolist()
@@ -193,11 +193,14 @@ class ModeCoverage:
 
 
 def _kl(counts: list[int], target: list[float]) -> float:
-    """KL(p ‖ q) in nats with p = counts / sum(counts); terms with p = 0 contribute 0 (q > 0 everywhere)."""
+    """KL(p ‖ q) in nats with p = counts / sum(counts); terms with p = 0 contribute 0; inf where p > 0 = q (a mode
+    outside the target, e.g. a negative mode of a positive/negative split)."""
     total = float(sum(counts))
     kl = 0.0
     for c, q in zip(counts, target):
         if c > 0:
+            if q <= 0:
+                return float("inf")
             p = c / total
             kl += p * math.log(p / q)
     return float(max(kl, 0.0))

@@ -10,6 +10,10 @@ Reference sets (the ``reference`` field of FID/KID/P&R):
   moment statistics (FID) every image gets the weight target(y)/count(y), which gives the mean and covariance of
   the balanced mixture of the training classes from all images; for sample-based metrics (KID, P&R) an exactly
   balanced stratified subset is drawn (its size is limited by the rarest class relative to its target share).
+  A Rumi split (target: its positives) carries the whole base classes of its positives in ``balanced_x``, so
+  there ``balanced`` is "the entire parent class of the held-out positives" (Rumi §5);
+- ``positives`` / ``negatives``: the training samples of a positive/negative split (Rumi §4 compares with the
+  positives; its code also tracks the negatives).
 
 Subgroups (partial recall, RE): ``minority`` (``data.minority`` classes), ``majority`` (the rest), a list of
 class ids, or the name of a boolean mask in ``data.images.subgroups`` (e.g. a CelebA attribute).
@@ -24,7 +28,7 @@ import torch
 
 from core.errors import ConfigError, DataError
 
-REFERENCES = ("train", "balanced")
+REFERENCES = ("train", "balanced", "positives", "negatives")
 
 
 @dataclass
@@ -85,6 +89,15 @@ def reference_set(data, reference: str, max_size: int | None, seed: int = 0, *, 
         raise ConfigError(f"metrics: reference must be one of {REFERENCES}, got {reference!r}")
     if reference == "train":
         return ReferenceSet(data.x, _subset(data.n, max_size, seed), "train", f"train:{max_size}:{seed}")
+    if reference in ("positives", "negatives"):
+        members = data.positive_indices if reference == "positives" else data.negative_indices
+        if members is None:
+            raise ConfigError(f"metrics: reference={reference} needs a positive/negative split, which dataset "
+                              f"'{data.name}' does not have; use reference=train or balanced")
+        members = members.detach().cpu().numpy().astype(np.int64)
+        chosen = _subset(members.size, max_size, seed)
+        return ReferenceSet(data.x, np.sort(members if chosen is None else members[chosen]), reference,
+                            f"{reference}:{max_size}:{seed}")
     bx = data.images.balanced_x if data.images is not None else None
     if bx is not None:
         return ReferenceSet(bx, _subset(bx.shape[0], max_size, seed), "balanced (data.images.balanced_x)",

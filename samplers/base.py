@@ -55,8 +55,15 @@ class EpochPermutation:
         return torch.stack([torch.randperm(self.n, generator=self.generator, device=self.device)
                             for _ in range(self.replicas)])
 
-    def take(self, size: int) -> torch.Tensor:
-        require(size <= self.n, f"cannot draw {size} distinct samples from a training set of {self.n}")
+    def take(self, size: int, cycle: bool = False) -> torch.Tensor:
+        """The next ``size`` indices per replica, (S, size). A request larger than the set is an error, unless
+        ``cycle``: then the set is repeated (fresh permutations back to back, as a repeated and shuffled dataset),
+        so every sample appears at least ``size // n`` times in the batch."""
+        if size > self.n:
+            require(cycle, f"cannot draw {size} distinct samples from a training set of {self.n}")
+            repeats = -(-size // self.n)
+            self.position = self.n  # the partial epoch in use is dropped, as for an ordinary new epoch
+            return torch.cat([self._draw() for _ in range(repeats)], dim=1)[:, :size]
         if self.position + size > self.n:
             self.perm, self.position = self._draw(), 0
         chunk = self.perm[:, self.position:self.position + size]
@@ -72,7 +79,8 @@ class EpochPermutation:
 
 class UniformSampler(Sampler):
     """Uniform real batches. ``shuffle=True``: epochs of a random permutation (the BuresGAN/RLS code's
-    default loader and torch's shuffled DataLoader); ``False``: i.i.d. draws with replacement."""
+    default loader and torch's shuffled DataLoader; a set smaller than the batch is repeated, as a repeated and
+    shuffled dataset); ``False``: i.i.d. draws with replacement."""
 
     name = "uniform"
 
@@ -84,8 +92,8 @@ class UniformSampler(Sampler):
         self.epochs = EpochPermutation(data.n, replicas, generator, data.x.device) if self.shuffle else None
 
     def sample(self, method=None) -> torch.Tensor:
-        if self.epochs is not None:
-            return self.epochs.take(self.batch_size)
+        if self.epochs is not None:  # a set smaller than the batch is repeated within the batch
+            return self.epochs.take(self.batch_size, cycle=True)
         return torch.randint(self.data.n, (self.replicas, self.batch_size), generator=self.generator,
                              device=self.data.x.device)
 

@@ -27,8 +27,8 @@ import time
 
 import torch
 
-from core.errors import ConfigError, require
-from core.files import save_torch
+from core.errors import ConfigError, DamagedFileError, require
+from core.files import load_torch, read_cached, save_torch
 from datasets import sources
 from evaluators import evaluator_for
 from evaluators.inception import InceptionSpace, find_inception_weights
@@ -120,20 +120,25 @@ class ClassifierRLSSampler(WeightedSampler):
             return network.compute(x, ["features"])["features"]
         return network.features(x).cpu()
 
+    @staticmethod
+    def _read_cache(path, n: int) -> torch.Tensor:
+        """The cached embedding (checksum, safe loading), checked to be (n, k) floats."""
+        blob = load_torch(path)
+        emb = blob.get("embedding") if isinstance(blob, dict) else None
+        if not isinstance(emb, torch.Tensor) or emb.dim() != 2 or emb.shape[0] != n or not emb.is_floating_point():
+            raise DamagedFileError(f"RLS feature cache {path} does not hold an ({n}, k) float embedding")
+        return emb
+
     def embedding(self, data) -> torch.Tensor:
         """The reduced features (n, k) of the training set (cached in the data root)."""
         require(data.images is not None and data.images.fingerprint,
                 f"dataset '{data.name}' carries no fingerprint for the RLS cache")
         network = self.feature_network(data)
         path = sources.modebench_dir(data.images.root, "rls_class", f"{self.cache_key(data, network)}.pt")
-        if path.exists():
-            try:
-                blob = torch.load(path, map_location="cpu", weights_only=True)
-                if blob["embedding"].shape == (data.n, blob["embedding"].shape[1]):
-                    self.timing = {"cached": 1.0}
-                    return blob["embedding"]
-            except Exception as exc:
-                print(f"[modebench] RLS feature cache {path} unreadable ({type(exc).__name__}); recomputing")
+        cached = read_cached(path, lambda p: self._read_cache(p, data.n), "recomputing the RLS features")
+        if cached is not None:
+            self.timing = {"cached": 1.0}
+            return cached
         t0 = time.perf_counter()
         features = self.network_features(network, data.x)
         t1 = time.perf_counter()

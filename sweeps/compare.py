@@ -170,7 +170,7 @@ def _make_row(dataset, method, label, proposed, row: Row | None, prow: PaperRow 
             cell.paper = prow.values[m]
             if cell.mean is not None and cell.paper[1] is not None:
                 pm, ps = cell.paper
-                cell.outside = abs(cell.mean - pm) > 2 * ps + 1e-12
+                cell.outside = None if ps is None else abs(cell.mean - pm) > 2 * ps + 1e-12
         cells[m] = cell
     out = CompareRow(dataset, method, label, proposed, row, prow, cells, tag)
     if row is not None:
@@ -234,5 +234,7 @@ def _welch(dataset: str, m: str, table: list[CompareRow], source: str, paper_run
         result = welch_test([sign * v for v in win.cells[m].values], [sign * v for v in lose.cells[m].values])
     else:
         (mw, sw), (ml, sl) = win.cells[m].paper, lose.cells[m].paper
+        if sw is None or sl is None:  # means published without stds: nothing to test
+            return None
         result = welch_from_stats(sign * mw, sw, paper_runs, sign * ml, sl, paper_runs)
     return Significance(dataset, m, source, best_p, best_c, "proposed" if proposed_wins else "competitor", result)

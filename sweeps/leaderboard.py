@@ -30,11 +30,12 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any, Sequence
 
-from core.files import read_json, write_text
+from core.files import read_json, unwritable_reason, write_text
 from sweeps import paper_report
 from sweeps.compare import compare_records
 from sweeps.paper import PaperFormatError, load_paper
-from sweeps.records import GROUP_KEYS, LeaderboardWarning, Record, deduplicate, group_records, load_records, warn
+from sweeps.records import (GROUP_KEYS, LeaderboardWarning, Record, deduplicate, group_records, load_records,
+                            pool_variants, warn)
 from sweeps.table import MISSING, VARIANT_CHARS, MetricSummary, Row, default_metrics, format_mean_std, summarise
 
 
@@ -184,6 +185,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--meta", metavar="JSON", default=None,
                    help="with --paper: a sweep.json whose command, budget, seeds, machine and wall time head the table")
+    p.add_argument("--pool", nargs="+", metavar="KEY", default=(),
+                   help="config keys to average over: runs that differ only in them share a row (e.g. dataset.number "
+                        "for a table averaged over every digit as the minority class)")
     p.add_argument(
         "--by", default="dataset", choices=list(GROUP_KEYS) + ["none"],
         help="one table per value of this group key (default: dataset; 'none' for a single table)",
@@ -194,6 +198,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """CLI entry point; returns the exit status (0 ok, 1 no records, 2 bad arguments/paths)."""
     args = build_parser().parse_args(argv)
+    problem = unwritable_reason(Path(args.out).absolute().parent) if args.out else None
+    if problem:
+        print(f"error: --out {args.out}: its folder cannot be created ({problem}); choose another prefix",
+              file=sys.stderr)
+        return 2
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", LeaderboardWarning)
         try:
@@ -202,6 +211,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 2
         records, superseded = deduplicate(records)
+        if args.pool:
+            records = pool_variants(records, args.pool)
         explicit = args.metrics is not None
         metrics = list(dict.fromkeys(args.metrics)) if explicit else default_metrics(records)
         if args.paper:  # ours beside a paper's published table: sweeps.compare, written by sweeps.paper_report

@@ -63,6 +63,11 @@ def _test_line(t: Significance, paper: PaperTable) -> str:
             f"-> {verdict} at {ALPHA}")
 
 
+def _any_failed(comp: Comparison) -> bool:
+    """Whether a row has failed runs: then the tables get a ``failed`` column (a crashed row is not "not run")."""
+    return any(r.row is not None and r.row.n_failed for table in comp.tables.values() for r in table)
+
+
 def to_markdown(comp: Comparison, meta: dict[str, Any] | None = None) -> str:
     out = io.StringIO()
     paper = comp.paper
@@ -78,7 +83,7 @@ def to_markdown(comp: Comparison, meta: dict[str, Any] | None = None) -> str:
         for m in comp.metrics:
             col = paper.metrics.get(m, m)
             header += [f"{col} (ours)", f"{col} (paper)"]
-        header += ["n", "diverged"]
+        header += ["n", "diverged"] + (["failed"] if _any_failed(comp) else [])
         out.write("| " + " | ".join(header) + " |\n")
         out.write("|:---|" + "|".join("---:" for _ in header[1:]) + "|\n")
         for r in table:
@@ -86,6 +91,7 @@ def to_markdown(comp: Comparison, meta: dict[str, Any] | None = None) -> str:
             for m in comp.metrics:
                 cells += [_ours_text(r.cells[m]), _paper_text(r.cells[m])]
             cells += [str(r.row.n_completed) if r.row else "0", str(r.row.n_diverged) if r.row else MISSING]
+            cells += [str(r.row.n_failed) if r.row else MISSING] if _any_failed(comp) else []
             out.write("| " + " | ".join(cells) + " |\n")
         out.write("\n")
     out.write("Welch tests (one-tailed, best proposed vs best competitor):\n\n")
@@ -137,6 +143,7 @@ def _meta_lines(meta: dict[str, Any] | None) -> list[str]:
 
 def to_csv(comp: Comparison, path: str | Path | None = None) -> str:
     header = ["dataset", "method", "label", "proposed", "variant", "n_completed", "n_diverged"]
+    header += ["n_failed"] if _any_failed(comp) else []
     for m in comp.metrics:
         header += [f"{m}_mean", f"{m}_std", f"{m}_n", f"{m}_paper_mean", f"{m}_paper_std", f"{m}_outside_2std",
                    f"{m}_best", f"{m}_star", f"{m}_paper_star"]
@@ -147,6 +154,7 @@ def to_csv(comp: Comparison, path: str | Path | None = None) -> str:
         for r in table:
             line: list[Any] = [dataset, r.method, r.label, "" if r.proposed is None else r.proposed, r.variant_id,
                                r.row.n_completed if r.row else 0, r.row.n_diverged if r.row else ""]
+            line += [r.row.n_failed if r.row else ""] if _any_failed(comp) else []
             for m in comp.metrics:
                 c = r.cells[m]
                 line += [_num(c.mean), _num(c.std), c.n, _num(c.paper[0] if c.paper else None),
@@ -206,14 +214,15 @@ def to_html(comp: Comparison, path: str | Path, meta: dict[str, Any] | None = No
         for m in comp.metrics:
             col = html.escape(paper.metrics.get(m, m))
             parts.append(f"<th>{col} (ours)</th><th>{col} (paper)</th>")
-        parts.append("<th>n</th><th>diverged</th></tr>")
+        parts.append("<th>n</th><th>diverged</th>" + ("<th>failed</th>" if _any_failed(comp) else "") + "</tr>")
         for r in table:
             parts.append(f"<tr class='{'proposed' if r.proposed else ''}'><td>{html.escape(r.display)}</td>")
             for m in comp.metrics:
                 c = r.cells[m]
                 parts.append(_html_cell(_ours_text(c, True), c.outside) + _html_cell(_paper_text(c, True), None))
             parts.append(f"<td>{r.row.n_completed if r.row else 0}</td><td>{r.row.n_diverged if r.row else MISSING}"
-                         "</td></tr>")
+                         "</td>" + (f"<td>{r.row.n_failed if r.row else MISSING}</td>" if _any_failed(comp) else "")
+                         + "</tr>")
         parts.append("</table>")
     parts.append("<h3>Welch tests</h3><ul>" + "".join(f"<li>{html.escape(_test_line(t, paper))}</li>"
                                                       for t in comp.tests) + "</ul>")

@@ -2,6 +2,7 @@
 
     records = load_records(dirs)                 # every record of every readable results.json
     records, superseded = deduplicate(records)   # one record per (group, variant, seed): newest file wins
+    records = pool_variants(records, keys)       # optional: one row over settings that differ only in `keys`
     grouped = group_records(records)             # (group, variant) -> records
 
 A *group* is (experiment, dataset, gan, loss, method); records of one group with different ``variant`` (hash of
@@ -15,11 +16,11 @@ import os
 import re
 import warnings
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from engine.records import RESULTS_FILE
+from engine.records import RESULTS_FILE, variant_hash
 
 GROUP_KEYS = ("experiment", "dataset", "gan", "loss", "method")
 INDEXED = re.compile(r"(.+)\[(\d+)\]")  # class_counts[2]: entry 2 of a list-valued metric
@@ -171,6 +172,21 @@ def deduplicate(records: Sequence[Record]) -> tuple[list[Record], list[Record]]:
 
 def _newness(rec: Record) -> tuple:
     return (rec.mtime, str(rec.path), rec.index)
+
+
+def pool_variants(records: Sequence[Record], keys: Sequence[str]) -> list[Record]:
+    """The records with their ``variant`` recomputed from their config without the dotted ``keys``, so that runs
+    differing only there (e.g. ``dataset.number``: which digit is the minority) form one row, averaged over them.
+    Apply after :func:`deduplicate` (pooled records of one seed are different runs, not duplicates)."""
+    pooled = []
+    for rec in records:
+        config = rec.raw.get("config")
+        if not isinstance(config, dict):
+            warn(f"record {rec.index} of {rec.path} has no config; it keeps its own variant")
+            pooled.append(rec)
+            continue
+        pooled.append(replace(rec, variant=variant_hash(config, tuple(keys))))
+    return pooled
 
 
 def group_records(records: Iterable[Record]) -> dict[tuple[tuple[str, ...], str], list[Record]]:

@@ -1,31 +1,44 @@
 """Run a paper-table sweep with one command, then compare it with the paper.
 
-    python -m sweeps.run rls_table1                       # the whole table at the paper's budget
+    python -m sweeps.run rls_table1                       # the whole table, jobs in parallel on this machine
     python -m sweeps.run rls_table1 --steps 3000 --seeds 3 --jobs 2
-    python -m sweeps.run rls_table1 --dry-run             # what would run, what is done (and the projected
-                                                          # time, if the spec sets base_seconds)
-    python -m sweeps.run rls_table1 --methods bures mwugan --datasets grid trainer.eval_every=0
-    python -m sweeps.run rls_cifar10 --gans dcgan32 --dry-run   # a spec with a `gans` list: one GAN family
+    python -m sweeps.run rls_table1 --dry-run             # the jobs, their state, the run.py command and the
+                                                          # projected time (when the spec sets base_seconds)
+    python -m sweeps.run rls_table1 --launcher slurm hydra.launcher.partition=gpu      # on a SLURM cluster
+    python -m sweeps.run rls_table1 --methods bures mwugan --datasets grid trainer.eval_every=5000
+    python -m sweeps.run rls_cifar10 --gans dcgan32 --dry-run      # a spec with a `gans` list: one GAN family
 
-A sweep spec (``sweeps/<name>.yaml``) lists the experiment, datasets, methods and seeds (optional: ``metrics``,
-the table's metric columns; ``gans``, GAN families to run the table with). Every (dataset, method)
-is one job: ``python run.py experiment=<e> dataset=<d> method=<m> seed=0 trainer.replicas=<seeds>
-trainer.threads=<threads> ...`` in ``<out>/<dataset>/<method>``, so the seeds of a row train together as replicas.
-With ``gans`` every (gan, dataset, method) is a job, with ``gan=<g>``, in ``<out>/<gan>/<dataset>/<method>``
-(``--gans`` picks some); the leaderboard then shows each paper row once per GAN family.
-``--jobs`` jobs run in parallel (one per CPU core with ``threads: 1``), the longest first (``cost`` in the spec).
+A sweep spec (``sweeps/<name>.yaml``) lists the experiment, datasets, methods and seeds (optional: ``metrics``, the
+table's metric columns; ``cost``, each method's relative job time; ``base_seconds``, one vanilla job's). Every
+(dataset, method) is one job with the seeds trained together as replicas, and the jobs are one Hydra multirun::
 
-Re-running is safe and cheap: a job whose results.json is finished for its configuration hash is skipped
-(checked here before starting a process), an interrupted one resumes from its checkpoint (run.py). Ctrl-C
-forwards one interrupt to every running job, which write a checkpoint at the end of their current step; run
-the same command again to continue. Per-job output goes to ``<run folder>/launcher.log``; ``<out>/sweep.json``
-keeps the budget, machine, invocations and wall times, and heads the comparison table.
+    python run.py -m method=<longest first> dataset=<...> experiment=<e> trainer.threads=<t> <spec overrides>
+        [trainer.steps=N trainer.replicas=S] <extra overrides> hydra/launcher=<launcher> hydra.sweep.dir=<out>
+
+run by the chosen launcher (``--launcher``: ``parallel``, the default, Hydra's joblib launcher with ``--jobs``
+workers; ``basic``, one job after another; ``submitit_local``; ``slurm`` or any file of conf/hydra/launcher/). Run
+folders are ``<out>/<dataset>/<method>`` (conf/experiment/shared/table_layout.yaml), the same whether a job is
+started here or by that ``run.py`` command. Re-running is safe and cheap: finished jobs are skipped (methods and
+datasets finished everywhere are left out of the command; every job checks its own results.json), interrupted
+ones resume from their checkpoint, and a folder another process is training is left alone (its lock). Ctrl-C (or
+SIGTERM) passes one interrupt to the jobs, which write a checkpoint at the end of their current step. Each job's
+output is in ``<run folder>/run.log``; ``<out>/sweep.json`` keeps the budget, machine, invocations and wall times,
+and heads the comparison table.
+
+Optional spec keys for tables whose cells differ: ``replicas: false`` trains every seed as its own job (an axis
+``seed=0,...``, folders ``.../seed=<k>``; for GANs without replicas); ``dataset_overrides: {<dataset>: [key=value,
+...]}`` and ``method_overrides: {<method>: [...]}`` add a dataset's or a method's own settings (its network, its
+budget); ``variants: {<dataset>: {<key>: [values]}}`` runs every value as well (an axis, e.g. every digit as the
+minority class); ``pool: [<key>, ...]`` makes the comparison table average over such keys (records that differ only
+in them share a row); ``gans: [<gan>, ...]`` runs the table with each GAN family (an axis ``gan=a,b,...``, folders
+``.../gan=<g>``; ``--gans`` picks some; ``gan_cost: {<gan>: x}`` scales the method costs of a family), and the
+comparison table then shows each paper row once per GAN. Datasets and methods with different extra settings go to
+separate multiruns, run one after another.
 """
 from __future__ import annotations
 
 import argparse
 import datetime as dt
-import functools
 import os
 import platform
 import shlex
@@ -33,32 +46,56 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
+from core.errors import ConfigError
+from engine.lock import lock_holder
+from engine.multirun import job_outcomes, summary_text
+from engine.preflight import CONFIG_DIR, PlannedJob, plan_jobs
+from engine.records import git_commit, is_finished, load_results
 from engine.trainer import CHECKPOINT_FILE
 
 ROOT = Path(__file__).resolve().parents[1]
+PLUGIN_LAUNCHERS = ("basic", "joblib", "submitit_local", "submitit_slurm")  # Hydra's own names
 
 
 @dataclass
 class Job:
     dataset: str
     method: str
-    overrides: list[str]
+    overrides: list[str]  # the job's run.py overrides (one cell of the multirun)
     run_dir: Path
     cost: float
-    gan: str | None = None  # set when the spec lists `gans`
-    status: str = "pending"  # pending | finished | resume | running | done | failed
+    status: str = "pending"  # pending | resume | busy | finished, then the outcome (engine.multirun.OUTCOMES)
     seconds: float = 0.0
-    process: subprocess.Popen | None = field(default=None, repr=False)
-    started: float = 0.0
+    planned: PlannedJob | None = None
+    name: str = ""  # the run folder below the sweep folder: <dataset>/<method>[/<axis overrides>]
+    gan: str | None = None  # the GAN family, for a spec with a `gans` list
+
+
+@dataclass
+class Multirun:
+    """One ``run.py -m`` command: the product of its methods, datasets and axes (the jobs it makes)."""
+
+    sweep: list[str]  # method=..., dataset=... (and gan=... for a spec with `gans`), then the common overrides
+    jobs: list[Job]
 
     @property
-    def name(self) -> str:
-        return f"{self.gan + '/' if self.gan else ''}{self.dataset}/{self.method}"
+    def axes(self) -> tuple[str, ...]:
+        """The job attributes the leading overrides of ``sweep`` range over (narrowed by :func:`remaining_sweep`)."""
+        return ("method", "dataset", "gan") if self.jobs and self.jobs[0].gan else ("method", "dataset")
+
+
+def jobs_of(multiruns: list[Multirun]) -> list[Job]:
+    """Every job of the multiruns, in their order."""
+    return [j for m in multiruns for j in m.jobs]
+
+
+def fail(message: str) -> SystemExit:
+    return SystemExit(f"sweeps.run: {message}")
 
 
 def load_spec(name: str) -> dict:
@@ -67,13 +104,23 @@ def load_spec(name: str) -> dict:
         path = ROOT / "sweeps" / f"{name}.yaml"
     if not path.exists():
         available = sorted(p.stem for p in (ROOT / "sweeps").glob("*.yaml"))
-        raise SystemExit(f"sweeps.run: no sweep spec '{name}' (looked for {path}); available: {available}")
+        raise fail(f"no sweep spec '{name}' (looked for {path}); available: {available}")
     spec = yaml.safe_load(path.read_text())
     for key in ("experiment", "datasets", "methods", "seeds"):
         if key not in spec:
-            raise SystemExit(f"sweeps.run: {path} lacks '{key}'")
+            raise fail(f"{path} lacks '{key}'")
     spec["name"] = path.stem
     return spec
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -81,10 +128,16 @@ def build_parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("spec", help="sweep name (sweeps/<name>.yaml) or path")
     p.add_argument("overrides", nargs="*", help="extra run.py overrides for every job (key=value)")
-    p.add_argument("--steps", type=int, default=None, help="trainer.steps (default: the experiment's, the paper's)")
-    p.add_argument("--seeds", type=int, default=None, help="seeds per row, trained as replicas (default: the spec's)")
-    p.add_argument("--jobs", type=int, default=None, help="parallel jobs (default: the spec's)")
-    p.add_argument("--threads", type=int, default=None, help="torch threads per job (default: the spec's)")
+    p.add_argument("--steps", type=_positive, default=None, help="trainer.steps (default: the experiment's, the "
+                                                                 "paper's)")
+    p.add_argument("--seeds", type=_positive, default=None, help="seeds per row, trained as replicas (default: the "
+                                                                 "spec's)")
+    p.add_argument("--launcher", default="parallel",
+                   help="Hydra launcher: parallel (joblib on this machine, default), basic (one job after another), "
+                        "submitit_local, slurm (conf/hydra/launcher/slurm.yaml) or another conf/hydra/launcher file")
+    p.add_argument("--jobs", type=_positive, default=None, help="parallel jobs of the parallel launcher (default: CPU "
+                                                                "cores / threads)")
+    p.add_argument("--threads", type=_positive, default=None, help="torch threads per job (default: the spec's)")
     p.add_argument("--methods", nargs="+", default=None, help="only these methods")
     p.add_argument("--datasets", nargs="+", default=None, help="only these datasets")
     p.add_argument("--gans", nargs="+", default=None, help="only these GAN families (specs with a `gans` list)")
@@ -98,89 +151,154 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def plan(spec: dict, args) -> tuple[list[Job], Path, Path, dict]:
+def _options(group: str) -> list[str]:
+    return sorted(p.stem for p in (CONFIG_DIR / group).glob("*.yaml"))
+
+
+def _check_names(kind: str, names: list[str], group: str) -> None:
+    unknown = [n for n in names if n not in _options(group)]
+    if unknown:
+        raise fail(f"unknown {kind}(s) {unknown}; available: {_options(group)}")
+
+
+def plan(spec: dict, args) -> tuple[list[Multirun], Path, Path, dict]:
+    """The multiruns (their jobs composed and checked, longest first), the sweep folder, the board prefix and the
+    budget info.
+
+    One multirun per group of datasets and methods that share their extra settings: the spec's
+    ``dataset_overrides`` and ``variants`` (per dataset) and ``method_overrides`` (per method). ``variants`` and,
+    with ``replicas: false``, the seeds and, with ``gans``, the GAN families are axes of the product (``key=v1,v2``),
+    so their runs get sub-folders."""
     seeds = args.seeds or int(spec["seeds"])
     threads = args.threads or int(spec.get("threads", 1))
     default_budget = args.steps is None and seeds == int(spec["seeds"])
-    out = Path(args.out) if args.out else ROOT / (spec.get("out", f"multirun/{spec['name']}") + (
+    out = Path(args.out).absolute() if args.out else ROOT / (spec.get("out", f"multirun/{spec['name']}") + (
         "" if default_budget else f"_steps{args.steps or 'default'}_seeds{seeds}"))
     board = Path(args.board) if args.board else (ROOT / spec["board"] if default_budget and spec.get("board")
                                                  else out / "leaderboard" / spec["name"])
-    methods = args.methods or list(spec["methods"])
+    costs = spec.get("cost", {})
+    methods = sorted(args.methods or list(spec["methods"]), key=lambda m: -float(costs.get(m, 1.0)))
     datasets = args.datasets or list(spec["datasets"])
-    unknown = [m for m in methods if not (ROOT / "conf" / "method" / f"{m}.yaml").exists()]
-    if unknown:
-        raise SystemExit(f"sweeps.run: unknown method(s) {unknown}")
-    if args.gans and not spec.get("gans"):
-        raise SystemExit(f"sweeps.run: {spec['name']} has no `gans` list; choose the GAN with an override (gan=...) "
-                         "and its own --out folder")
-    gans = args.gans or list(spec.get("gans") or [None])
-    unknown = [g for g in gans if g is not None and not (ROOT / "conf" / "gan" / f"{g}.yaml").exists()]
-    if unknown:
-        raise SystemExit(f"sweeps.run: unknown gan(s) {unknown}")
-    common = [f"experiment={spec['experiment']}", "seed=0", f"trainer.replicas={seeds}", f"trainer.threads={threads}",
-              *spec.get("overrides", []), *([f"trainer.steps={args.steps}"] if args.steps else []), *args.overrides]
-    costs, gan_costs = spec.get("cost", {}), spec.get("gan_cost", {})
-    jobs = [Job(d, m, [*common, *([f"gan={g}"] if g else []), f"dataset={d}", f"method={m}"],
-                (out / g if g else out) / d / m, float(costs.get(m, 1.0)) * float(gan_costs.get(g, 1.0)), g)
-            for g in gans for d in datasets for m in methods]
-    info = {"seeds": seeds, "threads": threads, "default_budget": default_budget}
-    return jobs, out, board, info
+    _check_names("method", methods, "method")
+    _check_names("dataset", datasets, "dataset")
+    gans, gan_costs = _gans(spec, args), spec.get("gan_cost", {})
+    preset = _preset_budget(spec["experiment"])
+    as_replicas = bool(spec.get("replicas", True))
+    replicas = seeds if as_replicas else 1
+    budget = [*([f"trainer.steps={args.steps}"] if args.steps and args.steps != preset["steps"] else []),
+              *([f"trainer.replicas={replicas}"] if replicas != preset["replicas"] else []),
+              *([] if as_replicas else [f"seed={','.join(str(k) for k in range(seeds))}"])]
+    common = [f"experiment={spec['experiment']}", f"trainer.threads={threads}", *spec.get("overrides", []), *budget,
+              *args.overrides, f"hydra.sweep.dir={out}"]
+    multiruns = []
+    for (d_extra, m_extra), (group_datasets, group_methods) in _groups(spec, datasets, methods).items():
+        sweep = [f"method={','.join(group_methods)}", f"dataset={','.join(group_datasets)}",
+                 *([f"gan={','.join(gans)}"] if gans else []), *d_extra, *m_extra, *common]
+        try:
+            planned = plan_jobs(sweep, multirun=True)
+        except ConfigError as exc:
+            raise fail(f"configuration error: {exc}") from None
+        jobs = [Job(p.choices["dataset"], p.choices["method"], p.overrides, p.run_dir,
+                    float(costs.get(p.choices["method"], 1.0)) * float(gan_costs.get(p.choices["gan"], 1.0)),
+                    planned=p, name=str(p.run_dir.relative_to(out)), gan=p.choices["gan"] if gans else None)
+                for p in planned]
+        multiruns.append(Multirun(sweep, jobs))
+    all_jobs = jobs_of(multiruns)
+    info = {"seeds": seeds, "threads": threads, "jobs": spec.get("jobs"), "default_budget": default_budget,
+            "replicas": as_replicas, "scale": _scale(all_jobs, preset, seeds, int(spec["seeds"]))}
+    return multiruns, out, board, info
 
 
-@functools.lru_cache(maxsize=None)
-def _compose(overrides: tuple[str, ...]):
-    from hydra import compose as hydra_compose, initialize_config_dir
+def _gans(spec: dict, args) -> list[str]:
+    """The GAN families of a spec with a ``gans`` list (``--gans`` picks some), costliest first; [] without one."""
+    listed = list(spec.get("gans") or [])
+    if args.gans and not listed:
+        raise fail(f"{spec['name']} has no `gans` list; choose the GAN with an override (gan=...) and its own --out "
+                   "folder")
+    gans = list(args.gans or listed)
+    _check_names("gan", gans, "gan")
+    if gans:
+        extras = [*spec.get("overrides", []), *args.overrides,
+                  *(o for table in ("dataset_overrides", "method_overrides")
+                    for extra in (spec.get(table) or {}).values() for o in extra)]
+        clash = [o for o in extras if o.split("=", 1)[0].lstrip("+~") == "gan"]
+        if clash:
+            raise fail(f"{spec['name']} sweeps the GAN families {gans} (its `gans` list); drop {clash} and pick "
+                       "families with --gans")
+    costs = spec.get("gan_cost", {})
+    return sorted(gans, key=lambda g: -float(costs.get(g, 1.0)))
 
-    import engine.build  # noqa: F401  (its datasets import registers the config resolvers image datasets use)
 
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        return hydra_compose("config", overrides=list(overrides))
+def _groups(spec: dict, datasets: list[str], methods: list[str]) -> dict[tuple, tuple[list[str], list[str]]]:
+    """Datasets and methods grouped by their extra overrides: {(dataset extras, method extras): (datasets,
+    methods)}, in the spec's order; one group (no extras) for a spec without per-dataset or per-method settings."""
+    by_dataset: dict[tuple, list[str]] = {}
+    for d in datasets:
+        axes = [f"{key}={','.join(_override_value(v) for v in values)}"
+                for key, values in (spec.get("variants") or {}).get(d, {}).items()]
+        by_dataset.setdefault(tuple([*(spec.get("dataset_overrides") or {}).get(d, []), *axes]), []).append(d)
+    by_method: dict[tuple, list[str]] = {}
+    for m in methods:
+        by_method.setdefault(tuple((spec.get("method_overrides") or {}).get(m, [])), []).append(m)
+    return {(d_extra, m_extra): (ds, ms) for d_extra, ds in by_dataset.items() for m_extra, ms in by_method.items()}
 
 
-def compose(overrides: list[str]):
-    """The config a job's run.py composes (without the hydra node)."""
-    return _compose(tuple(overrides))
+def _override_value(value) -> str:
+    """A value as Hydra's command line writes it (a list as [a,b])."""
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(str(v) for v in value) + "]"
+    return str(value)
+
+
+def _preset_budget(experiment: str) -> dict:
+    """The experiment preset's own steps and replicas (what the spec's costs and base_seconds are measured at)."""
+    cfg = plan_jobs([f"experiment={experiment}"], multirun=False, validate=False)[0].cfg
+    return {"steps": int(cfg.trainer.steps), "replicas": int(cfg.trainer.replicas)}
+
+
+def _scale(jobs: list[Job], preset: dict, seeds: int, spec_seeds: int) -> float:
+    """Job time of this budget relative to the spec's: linear in steps and in seeds (replicas)."""
+    steps = int(jobs[0].planned.cfg.trainer.steps) if jobs else preset["steps"]
+    return steps / preset["steps"] * seeds / spec_seeds
 
 
 def job_state(job: Job) -> str:
-    """'finished' (results complete for this exact configuration), 'resume' (a checkpoint exists) or 'pending'."""
-    from omegaconf import OmegaConf
-
-    from engine.records import config_hash, is_finished, load_results
-
-    cfg = compose(job.overrides)
-    if is_finished(load_results(job.run_dir), config_hash(OmegaConf.to_container(cfg, resolve=True))):
+    """'finished' (results complete for this exact configuration), 'busy' (another process trains it), 'resume'
+    (a checkpoint exists) or 'pending'."""
+    if is_finished(load_results(job.run_dir), job.planned.config_hash):
         return "finished"
+    if lock_holder(job.run_dir):
+        return "busy"
     return "resume" if (job.run_dir / CHECKPOINT_FILE).exists() else "pending"
 
 
-def budget_text(jobs: list[Job]) -> str:
-    cfg = compose(jobs[0].overrides)
-    text = f"{cfg.trainer.steps} steps x batch {cfg.trainer.batch_size} per generator"
-    mixtures = sorted({j.method for j in jobs if "num_generators" in compose(j.overrides).method})
-    if mixtures:
-        cfg_m = compose(next(j for j in jobs if j.method == mixtures[0]).overrides)
-        text += f" ({', '.join(mixtures)}: {cfg_m.method.num_generators} generators)"
-    return text + f"; {cfg.metrics.n_samples} evaluation samples"
+def remaining_sweep(multirun: Multirun) -> list[str] | None:
+    """The multirun's overrides without the methods and datasets whose jobs are all finished (None: nothing left).
+    A finished job inside the remaining product is skipped by the job itself."""
+    jobs, axes = multirun.jobs, multirun.axes
+    todo = [j for j in jobs if j.status != "finished"]
+    if not todo:
+        return None
+    left = {a: [v for v in dict.fromkeys(getattr(j, a) for j in jobs) if any(getattr(j, a) == v for j in todo)]
+            for a in axes}
+    return [*(f"{a}={','.join(left[a])}" for a in axes), *multirun.sweep[len(axes):]]
 
 
-def machine_text(jobs_parallel: int, threads: int) -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    import torch
+def launcher_overrides(args, threads: int, spec_jobs: int | None = None) -> tuple[list[str], int]:
+    """``hydra/launcher=...`` (and its worker count) for ``--launcher``; the number of jobs that run at once.
 
-    device = "CPU"
-    if torch.cuda.is_available():
-        device = torch.cuda.get_device_name(0)
-    return (f"{cpu}, {os.cpu_count()} cores ({device}); {jobs_parallel} jobs x {threads} thread(s); "
-            f"torch {torch.__version__}, Python {platform.python_version()}")
+    The parallel launcher's workers: ``--jobs``, else the spec's ``jobs`` (e.g. 1 for a table of GPU jobs), else CPU
+    cores / threads."""
+    name = args.launcher
+    files = _options("hydra/launcher")
+    if name not in PLUGIN_LAUNCHERS and name not in files:
+        raise fail(f"unknown launcher '{name}'; available: {sorted(set(PLUGIN_LAUNCHERS) | set(files))}")
+    if name in ("parallel", "joblib"):
+        slots = args.jobs or spec_jobs or max(1, (os.cpu_count() or 1) // threads)
+        return [f"hydra/launcher={name}", f"hydra.launcher.n_jobs={slots}"], slots
+    if args.jobs:
+        raise fail(f"--jobs sets the workers of --launcher parallel, not of {name}")
+    return [f"hydra/launcher={name}"], 1 if name == "basic" else 0  # 0: as many as the scheduler allows
 
 
 def project(jobs: list[Job], slots: int, base_seconds: float) -> float:
@@ -192,6 +310,33 @@ def project(jobs: list[Job], slots: int, base_seconds: float) -> float:
     return max(loads)
 
 
+def budget_text(jobs: list[Job]) -> str:
+    cfg = jobs[0].planned.cfg
+    text = f"{cfg.trainer.steps} steps x batch {cfg.trainer.batch_size} per generator"
+    mixtures = sorted({j.method for j in jobs if "num_generators" in j.planned.cfg.method})
+    if mixtures:
+        cfg_m = next(j for j in jobs if j.method == mixtures[0]).planned.cfg
+        text += f" ({', '.join(mixtures)}: {cfg_m.method.num_generators} generators)"
+    return text + f"; {cfg.metrics.n_samples} evaluation samples"
+
+
+def machine_text(slots: int, threads: int, launcher: str) -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import torch
+
+    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU"
+    jobs = f"{slots} jobs" if slots else "jobs"
+    return (f"{cpu}, {os.cpu_count()} cores ({device}); {jobs} x {threads} thread(s) ({launcher} launcher); "
+            f"torch {torch.__version__}, Python {platform.python_version()}")
+
+
 def _fmt_seconds(s: float) -> str:
     return str(dt.timedelta(seconds=int(round(s))))
 
@@ -200,66 +345,29 @@ def _log(message: str) -> None:
     print(f"[{dt.datetime.now():%H:%M:%S}] {message}", flush=True)
 
 
-def run_jobs(jobs: list[Job], slots: int, threads: int) -> None:
-    """Start pending jobs longest first, ``slots`` at a time; Ctrl-C forwards one SIGINT to each running job."""
-    queue = sorted((j for j in jobs if j.status in ("pending", "resume")), key=lambda j: -j.cost)
-    running: list[Job] = []
-    total = len(queue)
+def launch(command: list[str], threads: int) -> tuple[int, bool]:
+    """Run the multirun command in its own session and wait: (its exit status, whether it was interrupted). The
+    first Ctrl-C or SIGTERM is passed on once to its whole process group (the launcher and its workers), whose jobs
+    checkpoint and stop; a second one kills them."""
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
-    previous_term = signal.signal(signal.SIGTERM, _terminate)
-    # a launcher started in the background of a script inherits an ignored SIGINT: make `kill -INT` work too
-    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
+    process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+    forwarded = []
+
+    def forward(signum, frame):
+        name = signal.Signals(signum).name
+        if forwarded:
+            os.killpg(process.pid, signal.SIGKILL)
+            return
+        forwarded.append(signum)
+        _log(f"{name}: asking the jobs to checkpoint and stop ({name} again to kill them)")
+        os.killpg(process.pid, signum)
+
+    previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        while queue or running:
-            while queue and len(running) < slots:
-                job = queue.pop(0)
-                job.run_dir.mkdir(parents=True, exist_ok=True)
-                log = open(job.run_dir / "launcher.log", "a")
-                log.write(f"\n=== {dt.datetime.now().isoformat(timespec='seconds')}: {shlex.join(_command(job))}\n")
-                log.flush()
-                job.process = subprocess.Popen(_command(job), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env,
-                                               start_new_session=True)  # Ctrl-C reaches jobs only through us
-                log.close()
-                job.started, job.status = time.time(), "running"
-                running.append(job)
-                done = total - len(queue) - len(running)
-                _log(f"start {job.name} ({'resuming' if (job.run_dir / CHECKPOINT_FILE).exists() else 'new'}); "
-                     f"{len(running)} running, {len(queue)} queued, {done} done")
-            time.sleep(0.5)
-            for job in list(running):
-                rc = job.process.poll()
-                if rc is None:
-                    continue
-                running.remove(job)
-                job.seconds = time.time() - job.started
-                job.status = "done" if rc == 0 else "failed"
-                tail = "" if rc == 0 else f" -- exit {rc}, see {job.run_dir / 'launcher.log'}"
-                _log(f"{'done  ' if rc == 0 else 'FAILED'} {job.name} in {_fmt_seconds(job.seconds)}{tail}")
-    except KeyboardInterrupt:
-        _log(f"interrupted: asking {len(running)} running job(s) to checkpoint and stop (Ctrl-C again to kill)")
-        for job in running:
-            job.process.send_signal(signal.SIGINT)
-        try:
-            for job in running:
-                job.process.wait()
-                job.seconds = time.time() - job.started
-                job.status = "interrupted"
-        except KeyboardInterrupt:
-            for job in running:
-                job.process.kill()
-        raise
+        return process.wait(), bool(forwarded)
     finally:
-        signal.signal(signal.SIGTERM, previous_term)
-        signal.signal(signal.SIGINT, previous_int)
-
-
-def _terminate(signum, frame):
-    """SIGTERM (e.g. a scheduler stopping the sweep) is handled like Ctrl-C: jobs checkpoint, then stop."""
-    raise KeyboardInterrupt
-
-
-def _command(job: Job) -> list[str]:
-    return [sys.executable, "run.py", *job.overrides, f"hydra.run.dir={job.run_dir}"]
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 def write_sweep_json(out: Path, meta: dict, jobs: list[Job], invocation: dict, note: str | None = None) -> Path:
@@ -280,9 +388,8 @@ def write_sweep_json(out: Path, meta: dict, jobs: list[Job], invocation: dict, n
         state.setdefault("notes", []).append(note)
     for job in jobs:
         entry = state["jobs"].setdefault(job.name, {"seconds": 0.0})
-        if job.status in ("done", "failed", "interrupted"):
-            entry["seconds"] = round(entry["seconds"] + job.seconds, 1)
-        entry["status"] = "finished" if job.status in ("done", "finished") else job.status
+        entry["seconds"] = round(entry["seconds"] + job.seconds, 1)
+        entry["status"] = "finished" if job.status in ("trained", "skipped", "finished") else job.status
     wall = sum(i["wall_seconds"] for i in state["invocations"])
     meta = dict(meta, wall_time=f"{_fmt_seconds(wall)} over {len(state['invocations'])} invocation(s) "
                                 f"(job time {_fmt_seconds(sum(j['seconds'] for j in state['jobs'].values()))})",
@@ -293,61 +400,94 @@ def write_sweep_json(out: Path, meta: dict, jobs: list[Job], invocation: dict, n
     return path
 
 
+def _job_seconds(job: Job) -> float:
+    """The time a job trained now took (setup, training, evaluation), from its record."""
+    records = (load_results(job.run_dir) or {}).get("records") or [{}]
+    timing = records[0].get("timing") or {}
+    return sum(float(timing.get(k) or 0) for k in ("setup_seconds", "train_seconds", "eval_seconds"))
+
+
+def board_inputs(out: Path, jobs: list[Job]) -> list[str]:
+    """The results files of this setting in ``out``: ``<dataset>/<method>[/<suffix>]/results.json`` for every
+    dataset and method there (other specs sharing the folder included), not those of other settings nested in it."""
+    suffixes = dict.fromkeys(Path(*j.run_dir.relative_to(out).parts[2:]) for j in jobs)
+    return sorted({str(p) for suffix in suffixes for p in out.glob(str(Path("*", "*", suffix, "results.json")))})
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_intermixed_args(argv)  # overrides may follow options
     spec = load_spec(args.spec)
-    sys.path.insert(0, str(ROOT))
-    jobs, out, board, info = plan(spec, args)
-    slots = args.jobs or int(spec.get("jobs", 1))
+    multiruns, out, board, info = plan(spec, args)
+    jobs = jobs_of(multiruns)
+    launcher, slots = launcher_overrides(args, info["threads"], info["jobs"])
     for job in jobs:
         job.status = job_state(job)
-    todo = [j for j in jobs if j.status != "finished"]
+    commands = [[sys.executable, "run.py", "-m", *remaining, *launcher]
+                for remaining in map(remaining_sweep, multiruns) if remaining]
     base = float(spec.get("base_seconds", 0) or 0)
-    _log(f"{spec['name']}: {len(jobs)} jobs ({len(jobs) - len(todo)} finished, "
-         f"{sum(j.status == 'resume' for j in jobs)} to resume, {sum(j.status == 'pending' for j in jobs)} new) "
-         f"in {out}; {slots} parallel x {info['threads']} thread(s)")
+    counts = {s: sum(j.status == s for j in jobs) for s in ("finished", "resume", "pending", "busy")}
+    _log(f"{spec['name']}: {len(jobs)} jobs ({counts['finished']} finished, {counts['resume']} to resume, "
+         f"{counts['pending']} new, {counts['busy']} busy elsewhere) in {out}; {args.launcher} launcher, "
+         f"{f'{slots} parallel x ' if slots else ''}{info['threads']} thread(s)")
     if args.dry_run:
-        for job in sorted(jobs, key=lambda j: -j.cost):
-            print(f"  {job.status:9s} {job.name:28s} cost {job.cost:5.2f}  {shlex.join(_command(job))}")
+        for job in jobs:
+            print(f"  {job.status:9s} {job.name:28s} cost {job.cost:5.2f}  {job.run_dir}")
+        for command in commands:
+            print("command:", shlex.join(["python", *command[1:]]))
+        if not commands:
+            print("command: (nothing left to run)")
         if base:
-            print(f"projected wall time of the remaining jobs (paper budget, cost x {base:.0f} s): "
-                  f"{_fmt_seconds(project(todo, slots, base))}")
+            todo = [j for j in jobs if j.status != "finished"]
+            seconds, at_once = base * info["scale"], slots or len(todo)
+            print(f"projected wall time of the remaining {len(todo)} jobs, {at_once} at once, longest first: "
+                  f"{_fmt_seconds(project(todo, at_once, seconds))} (job time "
+                  f"{_fmt_seconds(sum(j.cost for j in todo) * seconds)}; cost x {seconds:.0f} s = the spec's "
+                  f"{base:.0f} s scaled to these steps and seeds)")
         return 0
-    command = shlex.join(["python", "-m", "sweeps.run", *(argv if argv is not None else sys.argv[1:])])
-    meta = {"command": command, "budget": budget_text(jobs),
-            "seeds": f"{info['seeds']} per row (seeds 0-{info['seeds'] - 1}, trained as replicas)",
-            "machine": machine_text(slots, info["threads"]), "date": dt.date.today().isoformat()}
-    try:
-        from engine.records import git_commit
-        meta["commit"] = git_commit()
-    except Exception:  # pragma: no cover
-        pass
+    invocation_text = shlex.join(["python", "-m", "sweeps.run", *(argv if argv is not None else sys.argv[1:])])
+    meta = {"command": invocation_text, "budget": budget_text(jobs),
+            "seeds": f"{info['seeds']} per row (seeds 0-{info['seeds'] - 1}, "
+                     f"{'trained as replicas' if info['replicas'] else 'one job each'})",
+            "machine": machine_text(slots, info["threads"], args.launcher), "date": dt.date.today().isoformat(),
+            "commit": git_commit()}
     started = time.time()
-    interrupted = False
-    try:
-        run_jobs(jobs, slots, info["threads"])
-    except KeyboardInterrupt:
-        interrupted = True
-    finally:
-        out.mkdir(parents=True, exist_ok=True)
-        sweep_json = write_sweep_json(out, meta, jobs, {
-            "argv": command, "start": dt.datetime.fromtimestamp(started).isoformat(timespec="seconds"),
-            "wall_seconds": round(time.time() - started, 1), "interrupted": interrupted}, note=args.note)
-    if interrupted:
-        _log("stopped; run the same command again to resume")
-        return 130
+    if not commands:
+        _log(f"all {len(jobs)} jobs are finished: nothing to run")
+    rc, interrupted = 0, False
+    for command in commands:  # one multirun after another (a spec with per-dataset or per-method settings)
+        _log("running: " + shlex.join(["python", *command[1:]]))
+        code, interrupted = launch(command, info["threads"])
+        rc = rc or code
+        if interrupted:
+            break
+    outcomes = job_outcomes([j.planned for j in jobs], started - 1.0)
+    for job, outcome in zip(jobs, outcomes):
+        job.status = outcome.status
+        job.seconds = _job_seconds(job) if outcome.status == "trained" else 0.0
+    out.mkdir(parents=True, exist_ok=True)
+    sweep_json = write_sweep_json(out, meta, jobs, {
+        "argv": invocation_text, "start": dt.datetime.fromtimestamp(started).isoformat(timespec="seconds"),
+        "wall_seconds": round(time.time() - started, 1), "interrupted": interrupted}, note=args.note)
+    print(summary_text(outcomes, spec["name"]))
     failed = [j.name for j in jobs if j.status == "failed"]
-    _log(f"sweep finished in {_fmt_seconds(time.time() - started)}" + (f"; FAILED: {failed}" if failed else ""))
-    if not args.no_board and spec.get("paper"):
+    unfinished = [j.name for j in jobs if j.status in ("unfinished", "busy")]
+    _log(f"sweep ended in {_fmt_seconds(time.time() - started)}" + (f"; FAILED: {failed}" if failed else "") +
+         (f"; not finished: {unfinished} (the same command resumes them)" if unfinished else ""))
+    if not args.no_board and (spec.get("paper") or spec.get("board")):
         from sweeps import leaderboard
 
-        board.parent.mkdir(parents=True, exist_ok=True)
-        rc = leaderboard.main([str(out), "--paper", str(ROOT / spec["paper"]), "--out", str(board),
-                               "--meta", str(sweep_json), *(["--metrics", *spec["metrics"]] if spec.get("metrics")
-                                                            else [])])
-        if rc:
-            return rc
-    return 1 if failed else 0
+        inputs = board_inputs(out, jobs)
+        if inputs:
+            board.parent.mkdir(parents=True, exist_ok=True)
+            paper = ["--paper", str(ROOT / spec["paper"]), "--meta", str(sweep_json)] if spec.get("paper") else []
+            code = leaderboard.main([*inputs, *paper, "--out", str(board),
+                                     *(["--metrics", *spec["metrics"]] if spec.get("metrics") else []),
+                                     *(["--pool", *spec["pool"]] if spec.get("pool") else [])])
+            if code:
+                return code
+    if failed:
+        return 1
+    return 130 if interrupted else rc
 
 
 if __name__ == "__main__":

@@ -65,3 +65,13 @@ def interrupt_after(step: int):
         if current == step:
             os.kill(os.getpid(), signal.SIGINT)
     return hook
+
+
+def poison_replica_at(step: int, replica: int = 1):
+    """An ``on_step_end`` hook that fills a first-layer weight row of generator replica ``replica`` with NaN at the
+    end of ``step`` (that replica diverges)."""
+    def hook(self, current: int) -> None:
+        if current == step:
+            with torch.no_grad():
+                self.G.net.layers[0].weight[replica].fill_(float("nan"))
+    return hook

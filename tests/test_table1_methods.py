@@ -335,7 +335,7 @@ def test_mwugan_resumes_in_the_middle_of_the_sequence(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         _execute(tmp_path, overrides, "resumed")
     monkeypatch.undo()
-    checkpoint = torch.load(tmp_path / "resumed" / "checkpoint.pt", weights_only=False)
+    checkpoint = torch.load(tmp_path / "resumed" / "checkpoint.pt", weights_only=True)
     assert checkpoint["state"]["step"] == 45 and checkpoint["method"]["mwu"]["stage"] == 1
     resumed = _execute(tmp_path, overrides, "resumed")
     assert resumed[0]["timing"]["steps"] == 90

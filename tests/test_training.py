@@ -4,7 +4,7 @@ import json
 import pytest
 import torch
 
-from conftest import QUICK, compose_run, interrupt_after
+from conftest import QUICK, compose_run, interrupt_after, poison_replica_at
 from engine.build import build_components
 from engine.run import execute
 from gans.method import GANMethod, RunContext
@@ -48,7 +48,7 @@ def test_interrupted_run_resumes_to_the_same_result(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         _execute(tmp_path, overrides, "resumed")
     monkeypatch.undo()
-    checkpoint = torch.load(tmp_path / "resumed" / "checkpoint.pt", weights_only=False)
+    checkpoint = torch.load(tmp_path / "resumed" / "checkpoint.pt", weights_only=True)
     assert checkpoint["state"]["step"] == 170
     resumed = _execute(tmp_path, overrides, "resumed")
     assert resumed[0]["timing"]["steps"] == 240
@@ -91,12 +91,7 @@ def test_a_replica_steps_exactly_like_a_lone_run_given_the_same_batch(method_nam
 
 
 def test_a_diverging_replica_is_recorded_and_the_others_finish(tmp_path, monkeypatch):
-    def poison(self, step):
-        if step == 50:
-            with torch.no_grad():
-                self.G.net.layers[0].weight[1].fill_(float("nan"))
-
-    monkeypatch.setattr(GANMethod, "on_step_end", poison)
+    monkeypatch.setattr(GANMethod, "on_step_end", poison_replica_at(50))
     records = _execute(tmp_path, ["method=rls_discr", "trainer.replicas=3"])
     assert [r["status"] for r in records] == ["completed", "diverged", "completed"]
     assert records[1]["diverged_at_step"] == 100
