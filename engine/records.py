@@ -82,6 +82,11 @@ def _digest(cfg: dict, drop: tuple[str, ...]) -> str:
     return hashlib.sha256(json.dumps(_without(cfg, drop), sort_keys=True).encode()).hexdigest()[:16]
 
 
+def variant_config(cfg: dict) -> dict:
+    """The part of a resolved config that :func:`variant_hash` hashes (what tells settings apart)."""
+    return _without(cfg, NON_RESULT_KEYS + SEED_KEYS)
+
+
 def config_hash(cfg: dict) -> str:
     """Identity of a run: the resolved config without settings that do not affect its results."""
     return _digest(cfg, NON_RESULT_KEYS)

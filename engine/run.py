@@ -43,7 +43,8 @@ def execute(cfg: DictConfig, choices: dict[str, str], run_dir: Path, log: Path |
             return done
         seeds = [int(cfg.seed) + r for r in range(parts.trainer.replicas)]
         try:
-            return _train(cfg, parts, run_dir, seeds, training_hash(resolved), identity)
+            return _train(cfg, parts, run_dir, seeds, training_hash(resolved), identity,
+                              choices.get("metrics", "?"))
         except Exception as exc:
             save_results(run_dir, failed_records(exc, log, seeds, identity))
             raise
@@ -64,8 +65,10 @@ def _finished_records(run_dir: Path, cfg_hash: str, resolved: dict) -> list[dict
     return None
 
 
-def _train(cfg: DictConfig, parts, run_dir: Path, seeds: list[int], train_hash: str, identity: dict) -> list[dict]:
-    """Set up, train (resuming from a checkpoint of ``train_hash``), evaluate, plot and record."""
+def _train(cfg: DictConfig, parts, run_dir: Path, seeds: list[int], train_hash: str, identity: dict,
+           metrics_group: str) -> list[dict]:
+    """Set up, train (resuming from a checkpoint of ``train_hash``), evaluate, plot and record; ``metrics_group``
+    (the metrics config chosen) is named in the startup line."""
     settings = parts.trainer
     if settings.threads:
         torch.set_num_threads(settings.threads)
@@ -73,8 +76,8 @@ def _train(cfg: DictConfig, parts, run_dir: Path, seeds: list[int], train_hash: 
     torch.manual_seed(int(cfg.seed))
     group = identity["group"]
     print(f"[modebench] {group['experiment']}: dataset={group['dataset']} gan={group['gan']} loss={group['loss']} "
-          f"method={group['method']} sampler={group['sampler']} | seeds {seeds} | {settings.steps} steps x batch "
-          f"{settings.batch_size} on {device} | {run_dir}")
+          f"method={group['method']} sampler={group['sampler']} metrics={metrics_group} | seeds {seeds} | "
+          f"{settings.steps} steps x batch {settings.batch_size} on {device} | {run_dir}")
 
     t0 = time.perf_counter()
     data = parts.dataset.load(device)
@@ -111,7 +114,8 @@ def _train(cfg: DictConfig, parts, run_dir: Path, seeds: list[int], train_hash: 
         checkpoint(state)
         with extras.evaluation():
             results, fake, eval_seconds = evaluator(method, data, _eval_generator(device, cfg.seed, None))
-            images = run_figures(cfg, run_dir, data, method, fake, results, seeds, state.history, state.step)
+            images = run_figures(cfg, run_dir, data, method, fake, results, seeds, state.history, state.step,
+                                 group["method"])
         logger.log(flatten_replica_metrics(results, seeds), step=state.step)
         logger.log_images(images, step=state.step)
         timing = {"train_seconds": round(state.train_seconds, 3), "steps": state.step,

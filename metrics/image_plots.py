@@ -68,18 +68,21 @@ def class_histogram(path: Path, data, counts: list[int], title: str, other: int 
     observed, target = observed / observed.sum(), target / target.sum()
     minority = set(int(m) for m in data.minority)
     classes = np.arange(k)
-    fig, ax = plt.subplots(figsize=(min(14, max(5, 0.5 * k + 2)), 3.5))
+    fig, ax = plt.subplots(figsize=(min(14, max(5, 0.5 * k + 2)), 3.8))
     colors = ["tab:red" if c in minority else "tab:blue" for c in classes]
     ax.bar(classes, gen, color=colors, width=0.8 if k <= 100 else 1.0, label="generated (red: minority)")
-    style = dict(where="mid", linewidth=1.2)
-    ax.step(classes, observed, color="black", label="training set", **style)
-    ax.step(classes, target, color="tab:green", linestyle="--", label="balanced target", **style)
+    edges = np.arange(k + 1) - 0.5  # one step per bar, centred on it like the bars
+    ax.stairs(observed, edges, color="black", linewidth=1.2, label="training set")
+    ax.stairs(target, edges, color="tab:green", linestyle="--", linewidth=1.2, label="balanced target")
+    ax.set_xlim(edges[0], edges[-1])
     ax.set_xlabel("class")
     ax.set_ylabel("share of generated images")
     if k <= 30:
-        ax.set_xticks(classes)
+        names = getattr(getattr(data, "images", None), "class_names", None)
+        ax.set_xticks(classes, names if names is not None and len(names) == k else [str(c) for c in classes],
+                      rotation=0 if k <= 10 else 45, fontsize=8)
     note = f"; {int(other)} of {int(total)} images in no class" if other else ""
-    ax.set_title(title + note, fontsize=9)
+    fig.suptitle(title + note, fontsize=9, wrap=True)
     ax.legend(fontsize=8)
     return save_figure(fig, path)
 

@@ -47,17 +47,25 @@ def scatter_samples(path: Path, data: DataBundle, fake: torch.Tensor, title: str
     return save_figure(fig, path)
 
 
-def mode_bars(path: Path, data: DataBundle, generated_counts: list[int], title: str) -> Path:
-    """Training samples per mode next to high-quality generated samples per mode."""
+def mode_bars(path: Path, data: DataBundle, generated_counts: list[int], title: str,
+              threshold: int | None = None) -> Path:
+    """Training samples per mode next to high-quality generated samples per mode; ``threshold`` (the mode
+    metric's ``min_count``) is drawn on the generated bars: a mode is covered when its bar reaches the line."""
     counts = torch.bincount(data.labels.cpu(), minlength=data.num_modes).numpy()
     modes = np.arange(data.num_modes)
     minority = set(data.minority)
     colors = ["tab:red" if m in minority else "tab:gray" for m in modes]
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3))
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
     axes[0].bar(modes, counts, color=colors)
     axes[0].set_title("training samples per mode (red: minority)", fontsize=9)
+    axes[0].set_ylabel("training samples")
     axes[1].bar(modes, generated_counts, color=colors)
     axes[1].set_title("high-quality generated samples per mode", fontsize=9)
+    axes[1].set_ylabel("high-quality samples")
+    if threshold is not None:
+        axes[1].axhline(threshold, color="tab:orange", linestyle="--", linewidth=1,
+                        label=f"covered: >= {threshold} samples")
+        axes[1].legend(fontsize=7, loc="upper right")
     for ax in axes:
         ax.set_xlabel("mode")
     fig.suptitle(title, fontsize=9)

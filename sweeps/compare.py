@@ -8,7 +8,8 @@ builds ``docs/rls_table1.md``, ``.csv`` and ``.html`` (+ ``docs/rls_table1_files
 - a row per paper row (in the paper's order), matched on (dataset, method) among our runs of the paper's
   ``experiment``; our runs of other methods follow; a paper row we have not run shows ``—``;
 - **bold**: the best mean of a column (ours and the paper's separately; ties all bold);
-- ``†``: our mean lies outside the paper's mean ± 2 std (when the paper gives a std);
+- ``†``: our mean lies outside the paper's mean ± 2 std (when the paper gives a std, and the paper file does not
+  list the metric under ``units`` as comparable in trend only);
 - ``*``: a one-tailed Welch t-test at 0.05 between the best proposed row and the best competitor row (the paper's
   rule): the star goes to whichever is better when the difference is significant; the paper's own numbers
   get the same test from their summary statistics (n = ``runs``).
@@ -53,15 +54,21 @@ class CompareRow:
     row: Row | None  # our summary (None: not run)
     paper: PaperRow | None
     cells: dict[str, Cell]
-    variant_id: str = ""  # the row's tag among rows of the same (dataset, method): its GAN and/or variant id
+    variant_id: str = ""  # the row's id among rows of the same (dataset, method): its GAN and/or variant id
     sample_plot: Path | None = None  # plots/samples_seed<k>.png of one of our runs
     modes_plot: Path | None = None
     plot_seed: int | None = None
+    setting: str = ""  # its label there: the GAN and/or the config keys telling it apart (else the variant id)
 
     @property
     def display(self) -> str:
         text = self.label + (" (proposed)" if self.proposed else "")
-        return text + (f" [{self.variant_id}]" if self.variant_id else "")
+        shown = self.setting or self.variant_id
+        return text + (f" [{shown}]" if shown else "")
+
+    def budget_differs(self, paper_steps: int | None) -> bool:
+        """Our seeds were trained for other steps than the paper's (unknown steps count as different)."""
+        return paper_steps is not None and self.row is not None and self.row.steps != [paper_steps]
 
 
 @dataclass
@@ -114,14 +121,15 @@ def compare(rows: Sequence[Row], records: Sequence[Record], paper: PaperTable, m
     for r in ours:
         by_key.setdefault((r.key("dataset"), r.key("method")), []).append(r)
     datasets = list(paper.datasets) + sorted({d for d, _ in by_key} - set(paper.datasets))
-    plots = _plot_index(records)
+    plots = plot_index(records)
     tables: dict[str, list[CompareRow]] = {}
     for dataset in datasets:
         table: list[CompareRow] = []
         for prow in paper.rows_for(dataset):
             matches = by_key.pop((dataset, prow.method), [])
-            for r, tag in zip(matches, row_tags(matches)) if matches else [(None, "")]:
-                table.append(_make_row(dataset, prow.method, prow.label, prow.proposed, r, prow, metrics, plots, tag))
+            for r, tag in zip(matches, row_tags(matches)) if matches else [(None, ("", ""))]:
+                table.append(_make_row(dataset, prow.method, prow.label, prow.proposed, r, prow, metrics, plots, tag,
+                                       units=paper.units))
         for (d, method) in sorted(k for k in by_key if k[0] == dataset):
             matches = by_key.pop((d, method))
             for r, tag in zip(matches, row_tags(matches)):
@@ -144,22 +152,26 @@ def compare(rows: Sequence[Row], records: Sequence[Record], paper: PaperTable, m
     return Comparison(paper, metrics, tables, tests)
 
 
-def row_tags(rows: Sequence[Row]) -> list[str]:
-    """What tells our rows of one (dataset, method) apart: the GAN when they differ in it (the same table run with
-    several GAN families), then the variant id where one GAN has several settings; "" for a single row."""
+def row_tags(rows: Sequence[Row]) -> list[tuple[str, str]]:
+    """What tells our rows of one (dataset, method) apart, as (id, label): the GAN when they differ in it (the same
+    table run with several GAN families), then, where one GAN has several settings, the variant id (in the id: file
+    names, the CSV) and the config keys that differ (in the label; the id where they are unknown); ("", "") for a
+    single row."""
     gans = [r.key("gan") for r in rows]
     several_gans = len(set(gans)) > 1
     tags = []
     for r, gan in zip(rows, gans):
-        parts = [gan] if several_gans else []
+        ids = [gan] if several_gans else []
+        labels = list(ids)
         if gans.count(gan) > 1:
-            parts.append(r.variant_id)
-        tags.append(" ".join(parts))
+            ids.append(r.variant_id)
+            labels.append(r.setting or r.variant_id)
+        tags.append(("_".join(ids), ", ".join(labels)))
     return tags
 
 
 def _make_row(dataset, method, label, proposed, row: Row | None, prow: PaperRow | None, metrics, plots,
-              tag: str) -> CompareRow:
+              tag: tuple[str, str] = ("", ""), units=frozenset()) -> CompareRow:
     cells = {}
     for m in metrics:
         cell = Cell()
@@ -168,11 +180,11 @@ def _make_row(dataset, method, label, proposed, row: Row | None, prow: PaperRow 
             cell.mean, cell.std, cell.n, cell.values = float(s.mean), s.std, s.n, [float(v) for v in s.values]
         if prow is not None and m in prow.values:
             cell.paper = prow.values[m]
-            if cell.mean is not None and cell.paper[1] is not None:
+            if cell.mean is not None and cell.paper[1] is not None and m not in units:
                 pm, ps = cell.paper
                 cell.outside = None if ps is None else abs(cell.mean - pm) > 2 * ps + 1e-12
         cells[m] = cell
-    out = CompareRow(dataset, method, label, proposed, row, prow, cells, tag)
+    out = CompareRow(dataset, method, label, proposed, row, prow, cells, tag[0], setting=tag[1])
     if row is not None:
         seeds = sorted(s for s in row.seeds if s is not None)
         for seed in seeds:
@@ -183,7 +195,7 @@ def _make_row(dataset, method, label, proposed, row: Row | None, prow: PaperRow 
     return out
 
 
-def _plot_index(records: Sequence[Record]) -> dict[tuple, tuple[Path | None, Path | None]]:
+def plot_index(records: Sequence[Record]) -> dict[tuple, tuple[Path | None, Path | None]]:
     """(group, variant, seed) -> (samples plot, modes plot) of completed records whose run folder has them."""
     index = {}
     for rec in records:

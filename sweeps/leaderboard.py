@@ -2,7 +2,7 @@
 
 Usage::
 
-    python -m sweeps.leaderboard DIR [DIR ...] [--metrics nb_modes hq_fraction ...] [--out PREFIX] [--by dataset]
+    python -m sweeps.leaderboard DIR [DIR ...] [--metrics nb_modes hq_fraction ...] [--out PREFIX [--html]] [--by dataset]
     python -m sweeps.leaderboard DIR [DIR ...] --paper sweeps/paper/<table>.yaml [--meta sweep.json] [--out PREFIX]
 
 The steps are small functions of their own modules::
@@ -13,8 +13,8 @@ The steps are small functions of their own modules::
     print(to_markdown(rows, metrics))  ;  to_csv(rows, metrics, path)   # this module
 
 A *group* is (experiment, dataset, gan, loss, method). Records of one group with different ``variant``
-(hash of the config without seed/replicas) are different settings and get separate rows, marked with a
-short variant id. Only ``completed`` records enter the means; ``diverged`` and ``failed`` ones are counted.
+(hash of the config without seed/replicas) are different settings and get separate rows, named by the config
+keys that differ between them (sweeps.variants; a short variant id when the records hold no config). Only ``completed`` records enter the means; ``diverged`` and ``failed`` ones are counted.
 With ``--paper`` the table is ours beside a paper's published numbers (sweeps.compare, sweeps.paper_report).
 """
 from __future__ import annotations
@@ -26,55 +26,21 @@ import json
 import os
 import sys
 import warnings
-from collections import defaultdict
 from pathlib import Path
 from typing import Any, Sequence
 
 from core.files import read_json, unwritable_reason, write_text
-from sweeps import paper_report
+from sweeps import html_report, paper_report
+from sweeps.board_layout import format_cell, label_columns, split_tables, table_metrics
 from sweeps.compare import compare_records
 from sweeps.paper import PaperFormatError, load_paper
 from sweeps.records import (GROUP_KEYS, LeaderboardWarning, Record, deduplicate, group_records, load_records,
                             pool_variants, warn)
-from sweeps.table import MISSING, VARIANT_CHARS, MetricSummary, Row, default_metrics, format_mean_std, summarise
-
-
-def _format_cell(s: MetricSummary, n_completed: int) -> str:
-    if s.mean is None:
-        return MISSING
-    if isinstance(s.mean, list):
-        stds = s.std if s.std is not None else [None] * len(s.mean)
-        cell = "[" + ", ".join(format_mean_std(m, sd) for m, sd in zip(s.mean, stds)) + "]"
-    else:
-        cell = format_mean_std(s.mean, s.std)
-    if s.n != n_completed:
-        cell += f" [n={s.n}]"
-    return cell
+from sweeps.table import MISSING, VARIANT_CHARS, Row, default_metrics, summarise
 
 
 def _md_escape(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
-
-
-def _split_tables(rows: Sequence[Row], by: str | None) -> dict[str, list[Row]]:
-    if by is None:
-        return {"": list(rows)}
-    tables: dict[str, list[Row]] = defaultdict(list)
-    for row in rows:
-        tables[row.key(by)].append(row)
-    return dict(sorted(tables.items()))
-
-
-def _label_columns(rows: Sequence[Row], by: str | None) -> list[str]:
-    """Group keys that tell this table's rows apart (method always), in GROUP_KEYS order."""
-    cols = [k for k in GROUP_KEYS if k != by and (k == "method" or len({r.key(k) for r in rows}) > 1)]
-    return cols
-
-
-def _table_metrics(rows: Sequence[Row], metrics: Sequence[str], explicit: bool) -> list[str]:
-    if explicit:
-        return list(metrics)
-    return [m for m in metrics if any(r.metrics[m].n > 0 for r in rows)]
 
 
 def to_markdown(
@@ -93,9 +59,9 @@ def to_markdown(
     out = io.StringIO()
     any_variant = any(r.show_variant for r in rows)
     any_partial = False
-    for title, trows in _split_tables(rows, by).items():
-        labels = _label_columns(trows, by)
-        tmetrics = _table_metrics(trows, metrics, explicit_metrics)
+    for title, trows in split_tables(rows, by).items():
+        labels = label_columns(trows, by)
+        tmetrics = table_metrics(trows, metrics, explicit_metrics)
         show_variant = any(r.show_variant for r in trows)
         header = labels + (["variant"] if show_variant else []) + tmetrics + ["n", "diverged", "failed"]
         if title:
@@ -105,11 +71,11 @@ def to_markdown(
         for r in trows:
             cells = [r.key(k) for k in labels]
             if show_variant:
-                cells.append(r.variant_id if r.show_variant else "")
+                cells.append(r.setting_label)
             for m in tmetrics:
                 s = r.metrics[m]
                 any_partial |= s.mean is not None and s.n != r.n_completed
-                cells.append(_format_cell(s, r.n_completed))
+                cells.append(format_cell(s, r.n_completed))
             cells += [str(r.n_completed), str(r.n_diverged), str(r.n_failed)]
             out.write("| " + " | ".join(_md_escape(c) for c in cells) + " |\n")
         out.write("\n")
@@ -178,6 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
              "only when named; timing.<key> reads the timing block)",
     )
     p.add_argument("--out", metavar="PREFIX", default=None, help="also write PREFIX.md and PREFIX.csv")
+    p.add_argument("--html", action="store_true",
+                   help="with --out: also write PREFIX.html, a page with contents, sortable tables and the figures "
+                        "(always written with --paper)")
     p.add_argument(
         "--paper", metavar="YAML", default=None,
         help="compare with a paper's published table (sweeps/paper/*.yaml): our mean (std) beside the paper's, "
@@ -197,7 +166,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """CLI entry point; returns the exit status (0 ok, 1 no records, 2 bad arguments/paths)."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.html and not args.out:
+        parser.error("--html needs --out PREFIX (the page is written to PREFIX.html)")
     problem = unwritable_reason(Path(args.out).absolute().parent) if args.out else None
     if problem:
         print(f"error: --out {args.out}: its folder cannot be created ({problem}); choose another prefix",
@@ -237,7 +209,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.out:
         write_text(_suffixed(args.out, ".md"), md)
         to_csv(rows, metrics, _suffixed(args.out, ".csv"))
-        print(f"\nwrote {args.out}.md and {args.out}.csv", file=sys.stderr)
+        if args.html:
+            html_report.board_page(rows, metrics, records, _suffixed(args.out, ".html"), by)
+        print(f"\nwrote {args.out}.md, {args.out}.csv" + (f" and {args.out}.html" if args.html else ""),
+              file=sys.stderr)
     return 0
 
 
@@ -266,7 +241,7 @@ def paper_table(records: Sequence[Record], *, paper_file: str | Path, metrics: S
     if out:
         write_text(_suffixed(out, ".md"), md)
         paper_report.to_csv(comp, _suffixed(out, ".csv"))
-        paper_report.to_html(comp, _suffixed(out, ".html"), meta)
+        html_report.paper_page(comp, _suffixed(out, ".html"), meta)
         print(f"\nwrote {out}.md, {out}.csv and {out}.html", file=sys.stderr)
     return 0
 

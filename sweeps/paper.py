@@ -6,6 +6,9 @@ File format (shared by every paper table)::
     experiment: rls_table1                      # the experiment_name our runs of this table carry
     metrics: {nb_modes: "Nb modes", hq_fraction: "% in 3σ"}   # our metric -> paper column name
     runs: 10                                    # optional: runs behind each published mean (std)
+    steps: 30000                                # optional: the paper's training steps (rows trained otherwise are marked)
+    figures: {samples: "Fig. 3", modes: "Fig. 4"}   # optional: the paper's figures our plots correspond to
+    units: {jsd: "why our JSD is not the paper's"}  # optional: metrics comparable in trend only (no ± 2 std flag)
     rows:
       - {method: vanilla, label: "GAN", proposed: false, dataset: ring, nb_modes: [5.0, 1.1], hq_fraction: [0.92, 0.02]}
 
@@ -57,6 +60,9 @@ class PaperTable:
     runs: int = 10
     path: Path | None = None
     datasets: list[str] = field(default_factory=list)
+    steps: int | None = None  # the paper's training steps; None: not stated
+    figures: dict[str, str] = field(default_factory=dict)  # plot kind (samples, modes) -> the paper's figure
+    units: dict[str, str] = field(default_factory=dict)  # metric -> why it is comparable in trend only
 
     def row(self, dataset: str, method: str) -> PaperRow | None:
         for r in self.rows:
@@ -86,6 +92,15 @@ def load_paper(path: str | Path) -> PaperTable:
     runs = raw.get("runs", 10)
     if not isinstance(runs, int) or isinstance(runs, bool) or runs < 1:
         raise PaperFormatError(f"{path}: 'runs' must be an integer >= 1, got {runs!r}")
+    steps = raw.get("steps")
+    if steps is not None and (not isinstance(steps, int) or isinstance(steps, bool) or steps < 1):
+        raise PaperFormatError(f"{path}: 'steps' must be a positive integer, got {steps!r}")
+    extras = {}
+    for key, allowed in (("figures", {"samples", "modes"}), ("units", set(metrics))):
+        value = raw.get(key) or {}
+        if not isinstance(value, dict) or set(value) - allowed or not all(isinstance(v, str) for v in value.values()):
+            raise PaperFormatError(f"{path}: '{key}' must map {sorted(allowed)} to text, got {value!r}")
+        extras[key] = dict(value)
     rows, seen = [], set()
     for i, r in enumerate(raw["rows"] or []):
         where = f"{path}: rows[{i}]"
@@ -122,7 +137,8 @@ def load_paper(path: str | Path) -> PaperTable:
         seen.add(key)
         rows.append(PaperRow(str(r["method"]), str(r["label"]), r["proposed"], str(r["dataset"]), values, starred))
     datasets = list(dict.fromkeys(r.dataset for r in rows))
-    return PaperTable(str(raw["source"]), str(raw["experiment"]), dict(metrics), rows, runs, path, datasets)
+    return PaperTable(str(raw["source"]), str(raw["experiment"]), dict(metrics), rows, runs, path, datasets, steps,
+                      extras["figures"], extras["units"])
 
 
 def _is_number(v) -> bool:

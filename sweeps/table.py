@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
 import numpy as np
 
 from sweeps.records import GROUP_KEYS, Record, warn
+from sweeps.variants import setting_labels
 
 VARIANT_CHARS = 8
 # Metrics shown first (in this order) when present; any other scalar metric follows alphabetically.
@@ -54,9 +55,16 @@ class Row:
     seeds: list[int | None]
     metrics: dict[str, MetricSummary]
     variant_id: str = ""  # shortest prefix (>= VARIANT_CHARS) telling the group's variants apart
+    setting: str = ""  # the config keys that differ from the group's other variants (sweeps.variants); "" unknown
+    steps: list[int] = field(default_factory=list)  # the distinct training steps of the completed seeds
 
     def key(self, name: str) -> str:
         return self.group[GROUP_KEYS.index(name)]
+
+    @property
+    def setting_label(self) -> str:
+        """How the row is told apart from its group's other variants: the differing config keys, else the id."""
+        return (self.setting or self.variant_id) if self.show_variant else ""
 
 
 def is_scalar(v: Any) -> bool:
@@ -87,6 +95,11 @@ def summarise(grouped: dict[tuple[tuple[str, ...], str], list[Record]], metrics:
     for group, variant in grouped:
         variants_per_group[group].add(variant)
     short = {g: short_ids(v) for g, v in variants_per_group.items()}
+    configs: dict[tuple[str, ...], dict[str, dict | None]] = defaultdict(dict)
+    for (group, variant), recs in grouped.items():
+        configs[group][variant] = next((r.raw.get("config") for r in recs if isinstance(r.raw.get("config"), dict)),
+                                       None)
+    settings = {g: setting_labels(c) for g, c in configs.items()}
     rows = []
     for (group, variant), recs in grouped.items():
         completed = [r for r in recs if r.status == "completed"]
@@ -94,7 +107,8 @@ def summarise(grouped: dict[tuple[tuple[str, ...], str], list[Record]], metrics:
                         n_completed=len(completed), n_diverged=sum(r.status == "diverged" for r in recs),
                         n_failed=sum(r.status == "failed" for r in recs), seeds=[r.seed for r in completed],
                         metrics={m: _summarise_metric(completed, m) for m in metrics},
-                        variant_id=short[group][variant]))
+                        variant_id=short[group][variant], setting=settings[group][variant],
+                        steps=sorted({int(r.timing["steps"]) for r in completed if is_scalar(r.timing.get("steps"))})))
     return rows
 
 

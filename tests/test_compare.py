@@ -187,9 +187,9 @@ def test_markdown_csv_and_html_outputs(sweep, tmp_path):
     rc = lb.main([str(sweep), "--paper", str(TABLE1), "--out", str(out)])
     assert rc == 0
     md = out.with_suffix(".md").read_text()
-    assert "| GAN | 5.0 (1.0) | 5 (1.1) |" in md
+    assert "| GAN | — ⚠ | 5.0 (1.0) | 5 (1.1) |" in md  # no steps recorded: not the paper's budget
     assert "**0.9400 (0.0100)**\\*" in md  # best and significantly better than the best proposed row
-    assert "| PacGAN2 | — | 5.4 (1.4) |" in md and "RLS BuresGAN Discr. (proposed)" in md
+    assert "| PacGAN2 | — | — | 5.4 (1.4) |" in md and "RLS BuresGAN Discr. (proposed)" in md
     assert "10.5 (1.0)" not in md and "11.0 (1.0) †" in md  # bures grid: outside the paper's mean ± 2 std
     assert "| diagan |" in md and "are ours only (not in the paper)" in md  # an extra row, explained
     rows = list(csv.DictReader(io.StringIO(out.with_suffix(".csv").read_text())))
@@ -198,7 +198,7 @@ def test_markdown_csv_and_html_outputs(sweep, tmp_path):
     assert bures["nb_modes_outside_2std"] == "True" and bures["hq_fraction_paper_star"] == "True"
     assert len(rows) == 23  # 22 paper rows + diagan
     page = out.with_suffix(".html").read_text()
-    assert "<table>" in page and "t1_files/grid_rls_bures_discr_samples.png" in page
+    assert "<table class='sortable'>" in page and "t1_files/grid_rls_bures_discr_samples.png" in page
     assert (tmp_path / "board" / "t1_files" / "ring_vanilla_modes.png").exists()
 
 

@@ -9,6 +9,7 @@ from data_helpers import write_cifar10
 from engine.run import execute
 from sweeps import run as sweep
 from sweeps.compare import compare_records
+from sweeps.html_report import paper_page
 from sweeps.paper import load_paper
 from sweeps.paper_report import to_markdown
 from sweeps.records import deduplicate, load_records
@@ -101,3 +102,5 @@ def test_the_comparison_shows_each_paper_row_once_per_gan_family(tmp_path, monke
     assert not [t for t in comp.tests if t.source == "paper"]  # no Welch test on single runs
     md = to_markdown(comp)
     assert "| 261 |" in md.replace("**", "") and "without a spread" in md and "Mode 1 (paper)" in md
+    page = paper_page(comp, tmp_path / "board.html").read_text()  # the HTML page: one card per GAN family
+    assert "StyleGAN2 + Aug. [dcgan32]" in page and "StyleGAN2 + Aug. [stylegan2]" in page

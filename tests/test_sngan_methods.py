@@ -81,12 +81,12 @@ def test_dia_gan_on_sngan_through_run_py_with_metrics(cifar_root):
 
 
 def _sweep_jobs():
-    from sweeps.run import build_parser, load_spec, plan
+    from sweeps.run import build_parser, jobs_of, load_spec, plan
 
     for name in ["diagan_cifar10", "diagan_cifar10_ssgan", "diagan_celeba", "diagan_celeba_ssgan", "diagan_table6",
                  "diagan_cifar10_hinge", "diagan_celeba_hinge", "rls_cifar10_sngan"]:
         spec = load_spec(name)
-        jobs, *_ = plan(spec, build_parser().parse_args([name]))
+        jobs = jobs_of(plan(spec, build_parser().parse_args([name]))[0])
         for i, job in enumerate(jobs):  # the first job of every sweep in the default run, all of them with -m slow
             yield pytest.param(job.overrides, id=f"{name}:{job.name}", marks=() if i == 0 else pytest.mark.slow)
 
