@@ -9,14 +9,8 @@
 # Everything goes to $OUT (default benchmarks/gpu_results); each part has its own time limit, so the whole script
 # stays under ~9 minutes of device time:
 #     OUT=/tmp/gpu bash benchmarks/gpu_check.sh
-set -u
-cd "$(dirname "$0")/.."
-out=$(realpath -m "${OUT:-benchmarks/gpu_results}")
-mkdir -p "$out"
-log() { echo "[gpu_check $(date +%H:%M:%S)] $*" | tee -a "$out/gpu_check.log"; }
-nvidia-smi > "$out/nvidia-smi.txt" 2>&1
-python -c "import torch; print(torch.__version__, torch.version.cuda, torch.cuda.get_device_name(0))" \
-    > "$out/torch.txt" 2>&1
+name=gpu_check default_out=benchmarks/gpu_results
+source "$(dirname "$0")/gpu_preamble.sh"
 log "benchmark, default speed options"
 timeout 200 python benchmarks/bench_images.py --replicas --device cuda --skip-gan --skip-umap --steps 10 \
     --windows 2 --warmup 5 > "$out/bench_cuda.md" 2>&1 || log "benchmark stopped (exit $?)"

@@ -19,6 +19,7 @@ RESULTS_FILE = "results.json"
 NON_RESULT_KEYS = (
     "logger", "plots", "data.root", "dataset.root", "dataset.download", "metrics.inception_weights",
     "metrics.*.inception_weights", "metrics.cache_dir", "metrics.*.cache_dir", "trainer.device", "trainer.progress",
+    "sampler.inception_weights",
     "trainer.threads", "trainer.eval_every", "trainer.ckpt_every", "trainer.check_every",
 )
 # Settings added after runs existed, at the value that reproduces those runs: a config holding one of them at that
@@ -28,6 +29,8 @@ NEUTRAL_DEFAULTS = {
     "augment": {"_target_": "gans.augment.Augmentation"}, "trainer.lr_decay": "none", "trainer.lr_decay_start": 0.0, "trainer.lr_decay_end": 1.0,
     "trainer.ema_decay": None, "trainer.ema_start": 0, "trainer.channels_last": "auto", "trainer.tf32": "auto",
     "trainer.compile": False, "trainer.autocast": "none",
+    # sampler=rls_class's feature network (issue 18): the evaluator's features, as before the Inception option
+    "sampler.features": "evaluator", "sampler.features_resolved": "evaluator", "sampler.batch_size": 50,
 }
 # ...and additionally the seeds: runs that differ only in these are the same setting (one "variant").
 SEED_KEYS = ("seed", "trainer.replicas")

@@ -49,6 +49,7 @@ class PlotSettings:
 class RLSSettings:
     k: int = MISSING
     gamma: float = MISSING
+    features: Optional[str] = None  # sampler=rls_class's feature network for the preset (conf/rls/cifar10.yaml: auto)
 
 
 @dataclass

@@ -68,8 +68,8 @@ class GANSpec:
         return self.latent_prior.build(self.z_dim, replicas, num_modes, device)
 
     def regularizers(self) -> list:
-        """Loss terms this architecture brings to every method (``gans.method.Regularizer``s; SSGAN's rotation
-        loss); none by default."""
+        """Loss terms this architecture brings to every method (``gans.method.Regularizer``s: SSGAN's rotation
+        loss, StyleGAN2's R1), the same objects on every call; none by default."""
         return []
 
     def prior(self, replicas: int, n: int, generator: torch.Generator, device) -> torch.Tensor:

@@ -44,26 +44,35 @@ from gans.grouped import (LAYERS as GROUPED_LAYERS, GroupedBatchNorm, GroupedCon
 INITS = ("glorot", "torch", "dcgan")
 
 
-def _initialiser(init: str):
-    """The ``initialise(module, generator)`` of :func:`gans.grouped.build_replicas` for ``gan.init`` (one replica):
+def initialise_layers(module: nn.Module, init: str, gen: torch.Generator, layers: tuple, norms: tuple,
+                      kernel=lambda m: m.weight) -> None:
+    """Redraw the weights of ``module``'s ``layers`` (and, for ``dcgan``, ``norms``) for ``gan.init`` from ``gen``:
     ``glorot`` (Keras' glorot-uniform kernels, zero biases), ``dcgan`` (N(0, 0.02) kernels, BN scales N(1, 0.02)),
-    ``torch`` (torch's default init, done at construction)."""
-    require(init in INITS, f"gan.init must be one of {list(INITS)}, got {init!r}")
-
-    def initialise(module: nn.Module, gen: torch.Generator) -> None:
+    ``torch`` (nothing: torch's default init, done at construction). ``kernel(layer)`` is the weight glorot's fan-in
+    and fan-out are read from (one replica's, for grouped layers)."""
+    with torch.no_grad():
         for m in module.modules():
-            if isinstance(m, GROUPED_LAYERS):
+            if isinstance(m, layers):
                 if init == "glorot":
-                    nn.init.xavier_uniform_(m.replica_weight(0), generator=gen)
+                    nn.init.xavier_uniform_(kernel(m), generator=gen)
                     if m.bias is not None:
                         m.bias.zero_()
                 elif init == "dcgan":
                     m.weight.normal_(0.0, 0.02, generator=gen)
                     if m.bias is not None:
                         m.bias.zero_()
-            elif isinstance(m, GroupedBatchNorm) and init == "dcgan":
+            elif isinstance(m, norms) and init == "dcgan":
                 m.weight.normal_(1.0, 0.02, generator=gen)
                 m.bias.zero_()
+
+
+def _initialiser(init: str):
+    """The ``initialise(module, generator)`` of :func:`gans.grouped.build_replicas` for ``gan.init`` (one replica;
+    see :func:`initialise_layers`)."""
+    require(init in INITS, f"gan.init must be one of {list(INITS)}, got {init!r}")
+
+    def initialise(module: nn.Module, gen: torch.Generator) -> None:
+        initialise_layers(module, init, gen, GROUPED_LAYERS, (GroupedBatchNorm,), lambda m: m.replica_weight(0))
 
     return initialise
 

@@ -82,6 +82,13 @@ class Regularizer:
     def discriminator_term(self, batch: Batch, method: "GANMethod") -> torch.Tensor | None:
         return None
 
+    def state_dict(self) -> dict:
+        """What a resumed run needs (e.g. a lazy regulariser's update count); checkpointed with the method."""
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
+
 
 class GANMethod:
     """Vanilla GAN training; the base every method config builds on."""
@@ -322,7 +329,8 @@ class GANMethod:
     # ---------------------------------------------------------- persistence
     def state_dict(self) -> dict:
         state = {"G": self.G.state_dict(), "D": self.D.state_dict(), "opt_g": self.opt_g.state_dict(),
-                 "opt_d": self.opt_d.state_dict(), "sampler": self.sampler.state_dict()}
+                 "opt_d": self.opt_d.state_dict(), "sampler": self.sampler.state_dict(),
+                 "regularizers": [r.state_dict() for r in self.regularizers]}
         if self.latent.state_dict():  # a prior with parameters (mode priors α, one row per replica)
             state["latent"] = self.latent.state_dict()
         if self.augment is not None:
@@ -337,5 +345,7 @@ class GANMethod:
         self.sampler.load_state_dict(state["sampler"])
         if "latent" in state:
             self.latent.load_state_dict(state["latent"])
+        for reg, reg_state in zip(self.regularizers, state.get("regularizers", ())):
+            reg.load_state_dict(reg_state)
         if self.augment is not None:
             self.augment.load_state_dict(state["augment"])

@@ -22,12 +22,12 @@ from torch import nn
 
 from core.errors import require
 from gans.dcgan import ImageGANSpec
-from gans.single_replica import Stacked as _Stacked, build_seeded as _build
+from gans.single_replica import SingleReplica, build_seeded as _build
 
 __all__ = ["NEMGANConv"]
 
 
-class NEMGANGenerator(_Stacked):
+class NEMGANGenerator(SingleReplica):
     def __init__(self, z_dim: int, channels: int, slope: float, dropout: float, bn_momentum: float, bn_eps: float):
         super().__init__()
         bn1 = lambda c: nn.BatchNorm1d(c, eps=bn_eps, momentum=bn_momentum)
@@ -46,7 +46,7 @@ class NEMGANGenerator(_Stacked):
         return torch.tanh(self.convs(h)).unsqueeze(0)
 
 
-class NEMGANDiscriminator(_Stacked):
+class NEMGANDiscriminator(SingleReplica):
     feature_dim = 4 * 4 * 512
 
     def __init__(self, channels: int, slope: float, dropout: float):

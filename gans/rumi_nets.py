@@ -24,7 +24,7 @@ from torch import nn
 
 from core.errors import require
 from gans.dcgan import INITS, ImageGANSpec
-from gans.single_replica import Stacked as _Stacked, build_seeded as _build
+from gans.single_replica import SingleReplica, build_seeded as _build
 
 __all__ = ["RumiCelebA", "RumiCIFAR10", "RumiMNIST"]
 
@@ -44,7 +44,7 @@ class _Body(nn.Sequential):
         super().__init__(*layers)
 
 
-class RumiGenerator(_Stacked):
+class RumiGenerator(SingleReplica):
     """z -> (optional dense + BN + LReLU to ``start`` channels at ``side``) -> hidden ConvTs -> last ConvT -> tanh."""
 
     def __init__(self, z_dim: int, start: int, side: int, hidden: Sequence[tuple[int, int]], channels: int,
@@ -73,7 +73,7 @@ class RumiGenerator(_Stacked):
         return torch.tanh(self.out(h)).unsqueeze(0)
 
 
-class RumiDiscriminator(_Stacked):
+class RumiDiscriminator(SingleReplica):
     """Convs k5 s2 (each BN LReLU) -> flatten -> optional Dense ``dense`` + LReLU (then φ_D) -> Dense 1."""
 
     def __init__(self, channels: int, widths: Sequence[int], image_size: int, dense: int | None, slope: float,

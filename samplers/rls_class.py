@@ -1,9 +1,12 @@
 """RLS sampling with a fixed explicit feature map: a trained classifier's penultimate layer (RLS paper §2, "fixed
-explicit feature map"; Algorithm 1; §3.2 "Class.").
+explicit feature map"; Algorithm 1; §3.2 "Class."), or Inception-v3's next-to-last layer (§3.3, CIFAR-10).
 
-Once before training: the dataset's evaluator (``dataset.evaluator``, trained and cached on first use) maps every
-training image to its penultimate features; UMAP (fit on the whole training set, as the paper) reduces them to
-``k`` dimensions; ridge leverage scores ℓ_i = φ_iᵀ(C + nγI)⁻¹φ_i (primal form, n > k) give the sampling
+Once before training: the feature network maps every training image to its features (``features``: ``evaluator``
+= the dataset's evaluator, ``dataset.evaluator``, trained and cached on first use, the MNIST experiments;
+``inception`` = torch-fidelity's Inception-v3 pool3, 2048-d, the CIFAR-10 experiment; ``auto`` = Inception where
+its weights are on this machine, else the evaluator; what ``auto`` became is resolved when the config is composed,
+into ``features_resolved``, so the record and the config hash say which); UMAP (fit on the whole training set, as
+the paper) reduces them to ``k`` dimensions; ridge leverage scores ℓ_i = φ_iᵀ(C + nγI)⁻¹φ_i (primal form, n > k) give the sampling
 distribution p_i ∝ ℓ_i, from which real batches are drawn i.i.d. with replacement (the weighted empirical
 distribution of the paper's eq. 2).
 
@@ -11,8 +14,8 @@ The paper does not give UMAP's settings; we use ``n_neighbors=15``, ``min_dist=0
 defaults) with ``random_state=seed`` (deterministic; UMAP then runs single-threaded), and the embedding as UMAP
 returns it (``center: false``: the paper's formula has no centring). The embedding is the expensive part (UMAP:
 ~10-60 s for 5k-60k points, plus 15-50 s of numba compilation in a new process); it is cached in
-``<root>/modebench/rls_class/`` keyed by the data fingerprint, the evaluator and the reduction settings, so γ can
-change without recomputing it. ``reduction: sketch`` (a Gaussian sketch to k dims, the paper's ablation "Class.
+``<root>/modebench/rls_class/`` keyed by the data fingerprint, the feature network and the reduction settings, so
+γ can change without recomputing it. ``reduction: sketch`` (a Gaussian sketch to k dims, the paper's ablation "Class.
 sketched") and ``none`` (the raw features) are available for comparison.
 """
 from __future__ import annotations
@@ -28,6 +31,7 @@ from core.errors import ConfigError, DamagedFileError, require
 from core.files import load_torch, read_cached, save_torch
 from datasets import sources
 from evaluators import evaluator_for
+from evaluators.inception import InceptionSpace, find_inception_weights
 from samplers.base import WeightedSampler
 from samplers.leverage import rls_from_features
 
@@ -50,14 +54,28 @@ def reduce_features(features: torch.Tensor, k: int, reduction: str, n_neighbors:
     return torch.from_numpy(reducer.fit_transform(features.double().numpy())).double()
 
 
+FEATURE_NETWORKS = ("auto", "inception", "evaluator")
+WEIGHTS_SETTING = "sampler.inception_weights"
+
+
+def resolve_features(features: str, inception_weights: str | None = None) -> str:
+    """OmegaConf resolver ``modebench_rls_features``: what ``sampler.features`` means on this machine (``auto`` ->
+    ``inception`` when Inception weights are found, else ``evaluator``; the other values unchanged)."""
+    if features != "auto":
+        return features
+    return "inception" if find_inception_weights(inception_weights, WEIGHTS_SETTING) is not None else "evaluator"
+
+
 class ClassifierRLSSampler(WeightedSampler):
-    """``sampler=rls_class``: p_i ∝ ℓ_i(γ) of the evaluator's UMAP-reduced features, computed once (see module)."""
+    """``sampler=rls_class``: p_i ∝ ℓ_i(γ) of a feature network's UMAP-reduced features of the training images,
+    computed once (see the module docstring)."""
 
     name = "rls_class"
-    requires = frozenset({"evaluator"})
 
     def __init__(self, k: int = 25, gamma: float = 1e-4, reduction: str = "umap", n_neighbors: int = 15,
-                 min_dist: float = 0.1, metric: str = "euclidean", center: bool = False, seed: int = 0):
+                 min_dist: float = 0.1, metric: str = "euclidean", center: bool = False, seed: int = 0,
+                 features: str = "evaluator", features_resolved: str | None = None,
+                 inception_weights: str | None = None, batch_size: int = 50):
         require(int(k) >= 1, f"sampler.k (reduced feature dimension) must be >= 1, got {k}")
         require(gamma > 0, f"sampler.gamma (ridge regulariser) must be > 0, got {gamma}")
         require(reduction in ("umap", "sketch", "none"), f"sampler.reduction must be umap, sketch or none, "
@@ -67,14 +85,40 @@ class ClassifierRLSSampler(WeightedSampler):
         self.k, self.gamma, self.reduction = int(k), float(gamma), reduction
         self.n_neighbors, self.min_dist, self.metric = int(n_neighbors), float(min_dist), str(metric)
         self.center, self.seed = bool(center), int(seed)
+        require(features in FEATURE_NETWORKS, f"sampler.features must be one of {FEATURE_NETWORKS}, got {features!r}")
+        self.features = features_resolved or resolve_features(features, inception_weights)
+        require(self.features in FEATURE_NETWORKS[1:], f"sampler.features_resolved must be inception or evaluator, "
+                                                       f"got {self.features!r}")
+        self.inception_weights, self.batch_size = inception_weights, int(batch_size)
+        if self.features == "inception":
+            require(find_inception_weights(inception_weights, WEIGHTS_SETTING) is not None,
+                    "sampler.features=inception, but no Inception weights are on this machine: set "
+                    "sampler.inception_weights (or $MODEBENCH_INCEPTION_WEIGHTS) to torch-fidelity's weights file, "
+                    "or use sampler.features=evaluator (or auto)")
+        self.requires = frozenset() if self.features == "inception" else frozenset({"evaluator"})
         self.timing: dict[str, float] = {}
 
-    def cache_key(self, data, evaluator) -> str:
-        ident = {"data": data.images.fingerprint, "n": data.n, "evaluator": evaluator.name,
-                 "evaluator_cache": getattr(evaluator, "info", {}).get("cache"),
-                 "evaluator_accuracy": round(float(evaluator.accuracy), 6), "k": self.k, "reduction": self.reduction,
+    def feature_network(self, data):
+        """The network whose features are scored: Inception-v3 or the dataset's evaluator."""
+        if self.features == "inception":
+            return InceptionSpace(find_inception_weights(self.inception_weights, WEIGHTS_SETTING), self.batch_size)
+        return evaluator_for(data)
+
+    def cache_key(self, data, network) -> str:
+        if isinstance(network, InceptionSpace):
+            source = {"features": network.fingerprint()}
+        else:  # the evaluator (the key the MNIST experiments' caches were written with)
+            source = {"evaluator": network.name, "evaluator_cache": getattr(network, "info", {}).get("cache"),
+                      "evaluator_accuracy": round(float(network.accuracy), 6)}
+        ident = {"data": data.images.fingerprint, "n": data.n, **source, "k": self.k, "reduction": self.reduction,
                  "n_neighbors": self.n_neighbors, "min_dist": self.min_dist, "metric": self.metric, "seed": self.seed}
         return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:16]
+
+    def network_features(self, network, x: torch.Tensor) -> torch.Tensor:
+        """(n, d) features of the training images ``x`` on CPU."""
+        if isinstance(network, InceptionSpace):
+            return network.compute(x, ["features"])["features"]
+        return network.features(x).cpu()
 
     @staticmethod
     def _read_cache(path, n: int) -> torch.Tensor:
@@ -89,19 +133,19 @@ class ClassifierRLSSampler(WeightedSampler):
         """The reduced features (n, k) of the training set (cached in the data root)."""
         require(data.images is not None and data.images.fingerprint,
                 f"dataset '{data.name}' carries no fingerprint for the RLS cache")
-        evaluator = evaluator_for(data)
-        path = sources.modebench_dir(data.images.root, "rls_class", f"{self.cache_key(data, evaluator)}.pt")
+        network = self.feature_network(data)
+        path = sources.modebench_dir(data.images.root, "rls_class", f"{self.cache_key(data, network)}.pt")
         cached = read_cached(path, lambda p: self._read_cache(p, data.n), "recomputing the RLS features")
         if cached is not None:
             self.timing = {"cached": 1.0}
             return cached
         t0 = time.perf_counter()
-        features = evaluator.features(data.x).cpu()
+        features = self.network_features(network, data.x)
         t1 = time.perf_counter()
         emb = reduce_features(features, self.k, self.reduction, self.n_neighbors, self.min_dist, self.metric, self.seed)
         t2 = time.perf_counter()
         self.timing = {"features_seconds": round(t1 - t0, 2), "reduction_seconds": round(t2 - t1, 2)}
-        print(f"[modebench] rls_class: {evaluator.name} features of {data.n} images in {t1 - t0:.1f} s, "
+        print(f"[modebench] rls_class: {network.name} features of {data.n} images in {t1 - t0:.1f} s, "
               f"{self.reduction} to k={emb.shape[1]} in {t2 - t1:.1f} s; cached in {path}")
         try:
             save_torch(path, {"embedding": emb})

@@ -54,11 +54,11 @@ class CompareRow:
     row: Row | None  # our summary (None: not run)
     paper: PaperRow | None
     cells: dict[str, Cell]
-    variant_id: str = ""
+    variant_id: str = ""  # the row's id among rows of the same (dataset, method): its GAN and/or variant id
     sample_plot: Path | None = None  # plots/samples_seed<k>.png of one of our runs
     modes_plot: Path | None = None
     plot_seed: int | None = None
-    setting: str = ""  # the config keys telling this row from the same method's other rows (else the variant id)
+    setting: str = ""  # its label there: the GAN and/or the config keys telling it apart (else the variant id)
 
     @property
     def display(self) -> str:
@@ -127,13 +127,13 @@ def compare(rows: Sequence[Row], records: Sequence[Record], paper: PaperTable, m
         table: list[CompareRow] = []
         for prow in paper.rows_for(dataset):
             matches = by_key.pop((dataset, prow.method), [])
-            for r in matches or [None]:
-                table.append(_make_row(dataset, prow.method, prow.label, prow.proposed, r, prow, metrics, plots,
-                                       several=len(matches) > 1, units=paper.units))
+            for r, tag in zip(matches, row_tags(matches)) if matches else [(None, ("", ""))]:
+                table.append(_make_row(dataset, prow.method, prow.label, prow.proposed, r, prow, metrics, plots, tag,
+                                       units=paper.units))
         for (d, method) in sorted(k for k in by_key if k[0] == dataset):
             matches = by_key.pop((d, method))
-            for r in matches:
-                table.append(_make_row(dataset, method, method, None, r, None, metrics, plots, several=len(matches) > 1))
+            for r, tag in zip(matches, row_tags(matches)):
+                table.append(_make_row(dataset, method, method, None, r, None, metrics, plots, tag))
         tables[dataset] = table
     tests: list[Significance] = []
     for dataset, table in tables.items():
@@ -152,8 +152,26 @@ def compare(rows: Sequence[Row], records: Sequence[Record], paper: PaperTable, m
     return Comparison(paper, metrics, tables, tests)
 
 
+def row_tags(rows: Sequence[Row]) -> list[tuple[str, str]]:
+    """What tells our rows of one (dataset, method) apart, as (id, label): the GAN when they differ in it (the same
+    table run with several GAN families), then, where one GAN has several settings, the variant id (in the id: file
+    names, the CSV) and the config keys that differ (in the label; the id where they are unknown); ("", "") for a
+    single row."""
+    gans = [r.key("gan") for r in rows]
+    several_gans = len(set(gans)) > 1
+    tags = []
+    for r, gan in zip(rows, gans):
+        ids = [gan] if several_gans else []
+        labels = list(ids)
+        if gans.count(gan) > 1:
+            ids.append(r.variant_id)
+            labels.append(r.setting or r.variant_id)
+        tags.append(("_".join(ids), ", ".join(labels)))
+    return tags
+
+
 def _make_row(dataset, method, label, proposed, row: Row | None, prow: PaperRow | None, metrics, plots,
-              several: bool, units=frozenset()) -> CompareRow:
+              tag: tuple[str, str] = ("", ""), units=frozenset()) -> CompareRow:
     cells = {}
     for m in metrics:
         cell = Cell()
@@ -166,8 +184,7 @@ def _make_row(dataset, method, label, proposed, row: Row | None, prow: PaperRow 
                 pm, ps = cell.paper
                 cell.outside = None if ps is None else abs(cell.mean - pm) > 2 * ps + 1e-12
         cells[m] = cell
-    out = CompareRow(dataset, method, label, proposed, row, prow, cells, row.variant_id if (row and several) else "",
-                     setting=row.setting if (row and several) else "")
+    out = CompareRow(dataset, method, label, proposed, row, prow, cells, tag[0], setting=tag[1])
     if row is not None:
         seeds = sorted(s for s in row.seeds if s is not None)
         for seed in seeds:
@@ -210,7 +227,8 @@ def _welch(dataset: str, m: str, table: list[CompareRow], source: str, paper_run
         c = r.cells[m]
         if source == "ours":
             return c.mean if c.n >= 2 else None
-        return c.paper[0] if c.paper and c.paper[1] is not None else None
+        # a bare published mean (no spread) or one published run: nothing to test
+        return c.paper[0] if c.paper and c.paper[1] is not None and paper_runs >= 2 else None
 
     candidates = [r for r in table if r.proposed is not None and mean_of(r) is not None]
     if source == "paper" and any(r.cells[m].paper[1] is None for r in candidates):

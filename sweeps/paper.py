@@ -13,7 +13,9 @@ File format (shared by every paper table)::
       - {method: vanilla, label: "GAN", proposed: false, dataset: ring, nb_modes: [5.0, 1.1], hq_fraction: [0.92, 0.02]}
 
 Each row gives (mean, std) for some of the metrics (a missing metric or ``null`` means the paper has no number; a
-bare number is a mean the paper prints without a spread, e.g. Dia-GAN's tables: no ± 2 std flag, no Welch test);
+bare number is a mean the paper prints without a spread, e.g. Dia-GAN's tables: no ± 2 std flag, no Welch test).
+A metric name may index a list-valued metric: ``class_counts[0]`` (sweeps.records); ``runs: 1`` marks single
+runs (no Welch test on the paper's numbers).
 ``proposed: true`` marks the paper's own methods (the Welch test compares the best of them with the best other
 row); an optional ``starred: [metric, ...]`` lists the cells where the paper prints its significance star.
 ``include: [other.yaml, {file: another.yaml, datasets: [d1, d2]}, ...]`` (paths relative to the file) appends another
@@ -91,7 +93,7 @@ def load_paper(path: str | Path) -> PaperTable:
     if not isinstance(metrics, dict) or not metrics:
         raise PaperFormatError(f"{path}: 'metrics' must map our metric names to the paper's column names")
     runs = raw.get("runs", 10)
-    if not isinstance(runs, int) or runs < 1:
+    if not isinstance(runs, int) or isinstance(runs, bool) or runs < 1:
         raise PaperFormatError(f"{path}: 'runs' must be an integer >= 1, got {runs!r}")
     steps = raw.get("steps")
     if steps is not None and (not isinstance(steps, int) or isinstance(steps, bool) or steps < 1):
@@ -120,11 +122,11 @@ def load_paper(path: str | Path) -> PaperTable:
             v = r.get(m)
             if v is None:
                 continue
-            if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
+            if _is_number(v):
                 values[m] = (float(v), None)
                 continue
             if (not isinstance(v, (list, tuple)) or len(v) != 2
-                    or not all(isinstance(e, (int, float)) and not isinstance(e, bool) and math.isfinite(e) for e in v)
+                    or not all(_is_number(e) for e in v)
                     or v[1] < 0):
                 raise PaperFormatError(f"{where}: '{m}' must be [mean, std] with std >= 0 or a bare mean, got {v!r}")
             values[m] = (float(v[0]), float(v[1]))
@@ -152,6 +154,10 @@ def load_paper(path: str | Path) -> PaperTable:
     datasets = list(dict.fromkeys(r.dataset for r in rows))
     return PaperTable(str(raw["source"]), str(raw["experiment"]), dict(metrics), rows, runs, path, datasets, steps,
                       extras["figures"], extras["units"])
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 # ============================================================================ Welch's t-test

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import warnings
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
@@ -22,6 +23,7 @@ from typing import Any, Iterable, Sequence
 from engine.records import RESULTS_FILE, variant_hash
 
 GROUP_KEYS = ("experiment", "dataset", "gan", "loss", "method")
+INDEXED = re.compile(r"(.+)\[(\d+)\]")  # class_counts[2]: entry 2 of a list-valued metric
 STATUSES = ("completed", "diverged", "failed")
 
 
@@ -53,9 +55,14 @@ class Record:
         return dict(zip(GROUP_KEYS, self.group))
 
     def value(self, name: str) -> Any:
-        """A metric value; ``timing.<key>`` reads the timing block (e.g. ``timing.steps_per_second``)."""
+        """A metric value; ``timing.<key>`` reads the timing block (e.g. ``timing.steps_per_second``) and
+        ``<metric>[i]`` entry i of a list-valued metric (e.g. ``class_counts[0]``; None when it has no entry i)."""
         if name.startswith("timing."):
             return self.timing.get(name[len("timing."):])
+        indexed = INDEXED.fullmatch(name)
+        if indexed:
+            values, i = self.metrics.get(indexed[1]), int(indexed[2])
+            return values[i] if isinstance(values, list) and i < len(values) else None
         return self.metrics.get(name)
 
 

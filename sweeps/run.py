@@ -6,6 +6,7 @@
                                                           # projected time (when the spec sets base_seconds)
     python -m sweeps.run rls_table1 --launcher slurm hydra.launcher.partition=gpu      # on a SLURM cluster
     python -m sweeps.run rls_table1 --methods bures mwugan --datasets grid trainer.eval_every=5000
+    python -m sweeps.run rls_cifar10 --gans dcgan32 --dry-run      # a spec with a `gans` list: one GAN family
 
 A sweep spec (``sweeps/<name>.yaml``) lists the experiment, datasets, methods and seeds (optional: ``metrics``, the
 table's metric columns; ``cost``, each method's relative job time; ``base_seconds``, one vanilla job's). Every
@@ -29,8 +30,10 @@ Optional spec keys for tables whose cells differ: ``replicas: false`` trains eve
 ...]}`` and ``method_overrides: {<method>: [...]}`` add a dataset's or a method's own settings (its network, its
 budget); ``variants: {<dataset>: {<key>: [values]}}`` runs every value as well (an axis, e.g. every digit as the
 minority class); ``pool: [<key>, ...]`` makes the comparison table average over such keys (records that differ only
-in them share a row). Datasets and methods with different extra settings go to separate multiruns, run one after
-another.
+in them share a row); ``gans: [<gan>, ...]`` runs the table with each GAN family (an axis ``gan=a,b,...``, folders
+``.../gan=<g>``; ``--gans`` picks some; ``gan_cost: {<gan>: x}`` scales the method costs of a family), and the
+comparison table then shows each paper row once per GAN. Datasets and methods with different extra settings go to
+separate multiruns, run one after another.
 """
 from __future__ import annotations
 
@@ -70,14 +73,20 @@ class Job:
     seconds: float = 0.0
     planned: PlannedJob | None = None
     name: str = ""  # the run folder below the sweep folder: <dataset>/<method>[/<axis overrides>]
+    gan: str | None = None  # the GAN family, for a spec with a `gans` list
 
 
 @dataclass
 class Multirun:
     """One ``run.py -m`` command: the product of its methods, datasets and axes (the jobs it makes)."""
 
-    sweep: list[str]  # method=..., dataset=..., then the axes and the common overrides
+    sweep: list[str]  # method=..., dataset=... (and gan=... for a spec with `gans`), then the common overrides
     jobs: list[Job]
+
+    @property
+    def axes(self) -> tuple[str, ...]:
+        """The job attributes the leading overrides of ``sweep`` range over (narrowed by :func:`remaining_sweep`)."""
+        return ("method", "dataset", "gan") if self.jobs and self.jobs[0].gan else ("method", "dataset")
 
 
 def jobs_of(multiruns: list[Multirun]) -> list[Job]:
@@ -131,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=_positive, default=None, help="torch threads per job (default: the spec's)")
     p.add_argument("--methods", nargs="+", default=None, help="only these methods")
     p.add_argument("--datasets", nargs="+", default=None, help="only these datasets")
+    p.add_argument("--gans", nargs="+", default=None, help="only these GAN families (specs with a `gans` list)")
     p.add_argument("--out", default=None, help="folder of the run folders (default: the spec's, suffixed for "
                                                "other budgets)")
     p.add_argument("--board", default=None, help="prefix of the comparison table files (.md/.csv/.html)")
@@ -157,7 +167,8 @@ def plan(spec: dict, args) -> tuple[list[Multirun], Path, Path, dict]:
 
     One multirun per group of datasets and methods that share their extra settings: the spec's
     ``dataset_overrides`` and ``variants`` (per dataset) and ``method_overrides`` (per method). ``variants`` and,
-    with ``replicas: false``, the seeds are axes of the product (``key=v1,v2``), so their runs get sub-folders."""
+    with ``replicas: false``, the seeds and, with ``gans``, the GAN families are axes of the product (``key=v1,v2``),
+    so their runs get sub-folders."""
     seeds = args.seeds or int(spec["seeds"])
     threads = args.threads or int(spec.get("threads", 1))
     default_budget = args.steps is None and seeds == int(spec["seeds"])
@@ -170,6 +181,7 @@ def plan(spec: dict, args) -> tuple[list[Multirun], Path, Path, dict]:
     datasets = args.datasets or list(spec["datasets"])
     _check_names("method", methods, "method")
     _check_names("dataset", datasets, "dataset")
+    gans, gan_costs = _gans(spec, args), spec.get("gan_cost", {})
     preset = _preset_budget(spec["experiment"])
     as_replicas = bool(spec.get("replicas", True))
     replicas = seeds if as_replicas else 1
@@ -180,20 +192,41 @@ def plan(spec: dict, args) -> tuple[list[Multirun], Path, Path, dict]:
               *args.overrides, f"hydra.sweep.dir={out}"]
     multiruns = []
     for (d_extra, m_extra), (group_datasets, group_methods) in _groups(spec, datasets, methods).items():
-        sweep = [f"method={','.join(group_methods)}", f"dataset={','.join(group_datasets)}", *d_extra, *m_extra,
-                 *common]
+        sweep = [f"method={','.join(group_methods)}", f"dataset={','.join(group_datasets)}",
+                 *([f"gan={','.join(gans)}"] if gans else []), *d_extra, *m_extra, *common]
         try:
             planned = plan_jobs(sweep, multirun=True)
         except ConfigError as exc:
             raise fail(f"configuration error: {exc}") from None
         jobs = [Job(p.choices["dataset"], p.choices["method"], p.overrides, p.run_dir,
-                    float(costs.get(p.choices["method"], 1.0)), planned=p, name=str(p.run_dir.relative_to(out)))
+                    float(costs.get(p.choices["method"], 1.0)) * float(gan_costs.get(p.choices["gan"], 1.0)),
+                    planned=p, name=str(p.run_dir.relative_to(out)), gan=p.choices["gan"] if gans else None)
                 for p in planned]
         multiruns.append(Multirun(sweep, jobs))
     all_jobs = jobs_of(multiruns)
     info = {"seeds": seeds, "threads": threads, "jobs": spec.get("jobs"), "default_budget": default_budget,
             "replicas": as_replicas, "scale": _scale(all_jobs, preset, seeds, int(spec["seeds"]))}
     return multiruns, out, board, info
+
+
+def _gans(spec: dict, args) -> list[str]:
+    """The GAN families of a spec with a ``gans`` list (``--gans`` picks some), costliest first; [] without one."""
+    listed = list(spec.get("gans") or [])
+    if args.gans and not listed:
+        raise fail(f"{spec['name']} has no `gans` list; choose the GAN with an override (gan=...) and its own --out "
+                   "folder")
+    gans = list(args.gans or listed)
+    _check_names("gan", gans, "gan")
+    if gans:
+        extras = [*spec.get("overrides", []), *args.overrides,
+                  *(o for table in ("dataset_overrides", "method_overrides")
+                    for extra in (spec.get(table) or {}).values() for o in extra)]
+        clash = [o for o in extras if o.split("=", 1)[0].lstrip("+~") == "gan"]
+        if clash:
+            raise fail(f"{spec['name']} sweeps the GAN families {gans} (its `gans` list); drop {clash} and pick "
+                       "families with --gans")
+    costs = spec.get("gan_cost", {})
+    return sorted(gans, key=lambda g: -float(costs.get(g, 1.0)))
 
 
 def _groups(spec: dict, datasets: list[str], methods: list[str]) -> dict[tuple, tuple[list[str], list[str]]]:
@@ -242,13 +275,13 @@ def job_state(job: Job) -> str:
 def remaining_sweep(multirun: Multirun) -> list[str] | None:
     """The multirun's overrides without the methods and datasets whose jobs are all finished (None: nothing left).
     A finished job inside the remaining product is skipped by the job itself."""
-    jobs, sweep = multirun.jobs, multirun.sweep
+    jobs, axes = multirun.jobs, multirun.axes
     todo = [j for j in jobs if j.status != "finished"]
     if not todo:
         return None
-    methods = [m for m in dict.fromkeys(j.method for j in jobs) if any(j.method == m for j in todo)]
-    datasets = [d for d in dict.fromkeys(j.dataset for j in jobs) if any(j.dataset == d for j in todo)]
-    return [f"method={','.join(methods)}", f"dataset={','.join(datasets)}", *sweep[2:]]
+    left = {a: [v for v in dict.fromkeys(getattr(j, a) for j in jobs) if any(getattr(j, a) == v for j in todo)]
+            for a in axes}
+    return [*(f"{a}={','.join(left[a])}" for a in axes), *multirun.sweep[len(axes):]]
 
 
 def launcher_overrides(args, threads: int, spec_jobs: int | None = None) -> tuple[list[str], int]:
