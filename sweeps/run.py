@@ -40,7 +40,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import platform
 import shlex
 import signal
 import subprocess
@@ -57,6 +56,7 @@ from engine.multirun import job_outcomes, summary_text
 from engine.preflight import CONFIG_DIR, PlannedJob, plan_jobs
 from engine.records import git_commit, is_finished, load_results
 from engine.trainer import CHECKPOINT_FILE
+from sweeps.provenance import budget_text, fmt_seconds, job_seconds, machine_text, write_sweep_json
 
 ROOT = Path(__file__).resolve().parents[1]
 PLUGIN_LAUNCHERS = ("basic", "joblib", "submitit_local", "submitit_slurm")  # Hydra's own names
@@ -310,37 +310,6 @@ def project(jobs: list[Job], slots: int, base_seconds: float) -> float:
     return max(loads)
 
 
-def budget_text(jobs: list[Job]) -> str:
-    cfg = jobs[0].planned.cfg
-    text = f"{cfg.trainer.steps} steps x batch {cfg.trainer.batch_size} per generator"
-    mixtures = sorted({j.method for j in jobs if "num_generators" in j.planned.cfg.method})
-    if mixtures:
-        cfg_m = next(j for j in jobs if j.method == mixtures[0]).planned.cfg
-        text += f" ({', '.join(mixtures)}: {cfg_m.method.num_generators} generators)"
-    return text + f"; {cfg.metrics.n_samples} evaluation samples"
-
-
-def machine_text(slots: int, threads: int, launcher: str) -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    import torch
-
-    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU"
-    jobs = f"{slots} jobs" if slots else "jobs"
-    return (f"{cpu}, {os.cpu_count()} cores ({device}); {jobs} x {threads} thread(s) ({launcher} launcher); "
-            f"torch {torch.__version__}, Python {platform.python_version()}")
-
-
-def _fmt_seconds(s: float) -> str:
-    return str(dt.timedelta(seconds=int(round(s))))
-
-
 def _log(message: str) -> None:
     print(f"[{dt.datetime.now():%H:%M:%S}] {message}", flush=True)
 
@@ -368,43 +337,6 @@ def launch(command: list[str], threads: int) -> tuple[int, bool]:
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
-
-
-def write_sweep_json(out: Path, meta: dict, jobs: list[Job], invocation: dict, note: str | None = None) -> Path:
-    """Add one invocation (and ``note``) to ``<out>/sweep.json``; its ``meta`` heads the comparison table.
-
-    The table's header lists every distinct command that contributed runs and every note, so a reproduction
-    completed over several invocations keeps its whole provenance.
-    """
-    from core.files import read_json, write_json
-
-    path = out / "sweep.json"
-    try:
-        state = read_json(path)
-    except (OSError, ValueError):
-        state = {"invocations": [], "jobs": {}}
-    state["invocations"].append(invocation)
-    if note:
-        state.setdefault("notes", []).append(note)
-    for job in jobs:
-        entry = state["jobs"].setdefault(job.name, {"seconds": 0.0})
-        entry["seconds"] = round(entry["seconds"] + job.seconds, 1)
-        entry["status"] = "finished" if job.status in ("trained", "skipped", "finished") else job.status
-    wall = sum(i["wall_seconds"] for i in state["invocations"])
-    meta = dict(meta, wall_time=f"{_fmt_seconds(wall)} over {len(state['invocations'])} invocation(s) "
-                                f"(job time {_fmt_seconds(sum(j['seconds'] for j in state['jobs'].values()))})",
-                command=list(dict.fromkeys(i["argv"] for i in state["invocations"])),
-                notes=list(state.get("notes", [])))
-    state["meta"] = meta
-    write_json(path, state)
-    return path
-
-
-def _job_seconds(job: Job) -> float:
-    """The time a job trained now took (setup, training, evaluation), from its record."""
-    records = (load_results(job.run_dir) or {}).get("records") or [{}]
-    timing = records[0].get("timing") or {}
-    return sum(float(timing.get(k) or 0) for k in ("setup_seconds", "train_seconds", "eval_seconds"))
 
 
 def board_inputs(out: Path, jobs: list[Job]) -> list[str]:
@@ -440,8 +372,8 @@ def main(argv: list[str] | None = None) -> int:
             todo = [j for j in jobs if j.status != "finished"]
             seconds, at_once = base * info["scale"], slots or len(todo)
             print(f"projected wall time of the remaining {len(todo)} jobs, {at_once} at once, longest first: "
-                  f"{_fmt_seconds(project(todo, at_once, seconds))} (job time "
-                  f"{_fmt_seconds(sum(j.cost for j in todo) * seconds)}; cost x {seconds:.0f} s = the spec's "
+                  f"{fmt_seconds(project(todo, at_once, seconds))} (job time "
+                  f"{fmt_seconds(sum(j.cost for j in todo) * seconds)}; cost x {seconds:.0f} s = the spec's "
                   f"{base:.0f} s scaled to these steps and seeds)")
         return 0
     invocation_text = shlex.join(["python", "-m", "sweeps.run", *(argv if argv is not None else sys.argv[1:])])
@@ -463,7 +395,7 @@ def main(argv: list[str] | None = None) -> int:
     outcomes = job_outcomes([j.planned for j in jobs], started - 1.0)
     for job, outcome in zip(jobs, outcomes):
         job.status = outcome.status
-        job.seconds = _job_seconds(job) if outcome.status == "trained" else 0.0
+        job.seconds = job_seconds(job) if outcome.status == "trained" else 0.0
     out.mkdir(parents=True, exist_ok=True)
     sweep_json = write_sweep_json(out, meta, jobs, {
         "argv": invocation_text, "start": dt.datetime.fromtimestamp(started).isoformat(timespec="seconds"),
@@ -471,7 +403,7 @@ def main(argv: list[str] | None = None) -> int:
     print(summary_text(outcomes, spec["name"]))
     failed = [j.name for j in jobs if j.status == "failed"]
     unfinished = [j.name for j in jobs if j.status in ("unfinished", "busy")]
-    _log(f"sweep ended in {_fmt_seconds(time.time() - started)}" + (f"; FAILED: {failed}" if failed else "") +
+    _log(f"sweep ended in {fmt_seconds(time.time() - started)}" + (f"; FAILED: {failed}" if failed else "") +
          (f"; not finished: {unfinished} (the same command resumes them)" if unfinished else ""))
     if not args.no_board and (spec.get("paper") or spec.get("board")):
         from sweeps import leaderboard
