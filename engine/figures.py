@@ -25,10 +25,11 @@ def figure_title(cfg, data_name: str, method_name: str | None, result: dict[str,
 
 
 def run_figures(cfg, run_dir: Path, data, method, fake, results, seeds, history=(), final_step: int = 0,
-                method_name: str | None = None) -> dict[str, Path]:
+                method_name: str | None = None, losses=()) -> dict[str, Path]:
     """Toy runs: samples over data, samples per mode, sampling weights and the method's own figures; image runs:
     sample grids and class histograms; both: the PRD curve, the ``plots.history`` metrics of the periodic
-    evaluations (``history``: the trainer's [{step, metrics: [per replica]}]) over training, and samples per latent
+    evaluations (``history``: the trainer's [{step, metrics: [per replica]}]) over training, the training curves
+    (``losses``: the trainer's [step, [loss_d], [loss_g]] rows, and ``metrics.key_metric``), and samples per latent
     mode and learned priors (NEMGAN & co.). ``method_name`` (the method's config choice) heads the titles. Returns
     {logger key: path} ({} with ``plots.enabled=false``)."""
     if not cfg.plots.enabled or data.kind not in ("toy", "image"):
@@ -40,7 +41,8 @@ def run_figures(cfg, run_dir: Path, data, method, fake, results, seeds, history=
         title = figure_title(cfg, data.name, method_name, results[r], seed)
         replica_history = [{"step": h["step"], **h["metrics"][r]} for h in history]
         images.update(curve_plots.curve_figures(folder, results[r], replica_history, cfg.plots.get("history", ()),
-                                                title, f"seed{seed}", final_step))
+                                                title, f"seed{seed}", final_step, losses, r,
+                                                OmegaConf.select(cfg, "metrics.key_metric")))
     if data.kind == "image":
         for r, seed in enumerate(shown):
             title = figure_title(cfg, data.name, method_name, results[r], seed)

@@ -21,6 +21,7 @@ NON_RESULT_KEYS = (
     "metrics.*.inception_weights", "metrics.cache_dir", "metrics.*.cache_dir", "trainer.device", "trainer.progress",
     "sampler.inception_weights",
     "trainer.threads", "trainer.eval_every", "trainer.ckpt_every", "trainer.check_every",
+    "trainer.log_every",
 )
 # Settings added after runs existed, at the value that reproduces those runs: a config holding one of them at that
 # value hashes like a config without it, so adding a feature neither re-runs finished work nor splits a table's

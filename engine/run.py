@@ -3,6 +3,7 @@ train (periodic evaluation, checkpoints, resume) -> final evaluation -> figures 
 ``failed`` ones when it raises) -> logger summary."""
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 
@@ -12,11 +13,12 @@ from omegaconf import DictConfig, OmegaConf
 from engine.build import build_components, run_context
 from engine.extras import TrainingExtras
 from engine.figures import run_figures
-from engine.loggers import flatten_replica_metrics
+from engine.history import history_rows, write_history
+from engine.loggers import scalars, seed_runs
 from core.errors import require
 from engine.lock import run_lock
-from engine.records import (config_hash, environment, failed_records, is_finished, load_results, save_results,
-                            training_conflict, training_hash, variant_hash)
+from engine.records import (config_hash, environment, failed_records, is_finished, load_results, results_path,
+                            save_results, training_conflict, training_hash, variant_hash)
 from engine.trainer import TrainState, fit, load_checkpoint, save_checkpoint
 
 
@@ -55,7 +57,9 @@ def _finished_records(run_dir: Path, cfg_hash: str, resolved: dict) -> list[dict
     another training setting; None otherwise (train, resume or re-evaluate)."""
     previous = load_results(run_dir)
     if is_finished(previous, cfg_hash):
-        print(f"[modebench] {run_dir} already holds finished results for this configuration; skipping")
+        print(f"[modebench] {run_dir} already holds finished results for this configuration; skipping "
+              "(its stored results below; `python -m sweeps.wandb_log` sends them to W&B)")
+        print_summary(previous["records"], results_path(run_dir))
         return previous["records"]
     conflict = training_conflict(previous, resolved)
     require(conflict is None,
@@ -93,31 +97,37 @@ def _train(cfg: DictConfig, parts, run_dir: Path, seeds: list[int], train_hash: 
         print(f"[modebench] resuming from step {state.step}")
 
     logger = parts.logger
-    logger.start(run_dir, name="_".join(f"{k}={v}" for k, v in group.items()) + f"_seed{seeds[0]}",
-                 group=group["experiment"], config=identity["config"])
+    logger.start(run_dir, seed_runs(group, identity["config"], seeds, identity["config_hash"], identity["variant"]))
     evaluator = parts.evaluator
 
     def evaluate(step: int) -> float | None:
         with extras.evaluation():
             results, _, _ = evaluator(method, data, _eval_generator(device, cfg.seed, step), final=False)
-        state.history.append({"step": step, "metrics": [_scalars(r) for r in results]})
-        logger.log(flatten_replica_metrics(results, seeds), step=step)
+        state.history.append({"step": step, "metrics": [scalars(r) for r in results]})
+        logger.log(results, step=step)
         return evaluator.key_value(results)
+
+    def log_losses(row: list) -> None:
+        step, loss_d, loss_g = row
+        logger.log([{"loss_d": d, "loss_g": g} for d, g in zip(loss_d, loss_g)], step=step)
 
     def checkpoint(s: TrainState) -> None:
         s.extras = extras.state_dict()
         save_checkpoint(run_dir, train_hash, method, s, generator)
+        write_history(run_dir, history_rows(seeds, s.losses, s.history))
 
-    exit_code, summary = 1, None  # what the logger records if anything below raises (or is interrupted)
+    exit_code, summaries = 1, None  # what the logger records if anything below raises (or is interrupted)
     try:
-        state = fit(method, settings, state, evaluate, checkpoint=checkpoint, extras=extras)
+        state = fit(method, settings, state, evaluate, checkpoint=checkpoint, extras=extras, on_losses=log_losses)
         checkpoint(state)
         with extras.evaluation():
             results, fake, eval_seconds = evaluator(method, data, _eval_generator(device, cfg.seed, None))
             images = run_figures(cfg, run_dir, data, method, fake, results, seeds, state.history, state.step,
-                                 group["method"])
-        logger.log(flatten_replica_metrics(results, seeds), step=state.step)
+                                 group["method"], state.losses)
+        write_history(run_dir, history_rows(seeds, state.losses, state.history, (state.step, results)))
+        logger.log(results, step=state.step)
         logger.log_images(images, step=state.step)
+        logger.log_table(results, step=state.step)
         timing = {"train_seconds": round(state.train_seconds, 3), "steps": state.step,
                   "steps_per_second": round(state.step / max(state.train_seconds, 1e-9), 2),
                   "eval_seconds": round(eval_seconds + state.eval_seconds, 3),
@@ -125,10 +135,12 @@ def _train(cfg: DictConfig, parts, run_dir: Path, seeds: list[int], train_hash: 
         records = _records(state, results, seeds, method.diagnostics(),
                            {**identity, "timing": timing, "env": environment(device), "training": extras.description})
         path = save_results(run_dir, records)
-        exit_code, summary = 0, flatten_replica_metrics(results, seeds)
+        exit_code, summaries = 0, results
     finally:
-        logger.finish(summary=summary, exit_code=exit_code)
-    _print_summary(records, timing, path)
+        logger.finish(summaries=summaries, exit_code=exit_code)
+    print(f"[modebench] trained {timing['steps']} steps in {timing['train_seconds']:.1f} s "
+          f"({timing['steps_per_second']:.0f} steps/s)")
+    print_summary(records, path)
     return records
 
 
@@ -155,16 +167,26 @@ def _eval_generator(device: torch.device, seed: int, step: int | None) -> torch.
     return torch.Generator(device).manual_seed(1_000_003 * (int(seed) + 1) + (step or 0))
 
 
-def _scalars(metrics: dict) -> dict:
-    """The numeric (non-bool) entries of a metrics dict: what the evaluation history keeps."""
-    return {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
-
-
-def _print_summary(records: list[dict], timing: dict, path: Path) -> None:
-    """The run's speed and every replica's numeric metrics (those of the first record), one line per replica."""
-    keys = list(_scalars(records[0]["metrics"]))
-    print(f"[modebench] trained {timing['steps']} steps in {timing['train_seconds']:.1f} s "
-          f"({timing['steps_per_second']:.0f} steps/s); results in {path}")
+def print_summary(records: list[dict], path: Path) -> None:
+    """Where the results are, every replica's numeric metrics (those of the first record), one line per replica,
+    and with several replicas their mean (std) over the replicas (sample std, ddof 1) that did not diverge."""
+    keys = list(scalars(records[0].get("metrics") or {}))
+    print(f"[modebench] results in {path}")
     for record in records:
-        shown = ", ".join(f"{k}={record['metrics'][k]:.4g}" for k in keys)
+        metrics = record.get("metrics") or {}
+        shown = ", ".join(f"{k}={metrics[k]:.4g}" for k in keys if k in metrics)
         print(f"  seed {record['seed']} [{record['status']}]: {shown}")
+    completed = [r["metrics"] for r in records if r.get("status") == "completed"]
+    if len(completed) > 1:
+        shown = ", ".join(f"{k}={mean_std([m[k] for m in completed if k in m])}" for k in keys)
+        print(f"  mean (std) over {len(completed)} seeds: {shown}")
+
+
+def mean_std(values: list[float]) -> str:
+    """``mean (std)`` with 4 significant digits; the std is the sample std (ddof 1), as in the paper tables."""
+    values = [float(v) for v in values if math.isfinite(float(v))]
+    if not values:
+        return "nan"
+    mean = sum(values) / len(values)
+    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else 0.0
+    return f"{mean:.4g} ({std:.2g})"

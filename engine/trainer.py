@@ -37,6 +37,7 @@ class TrainerSettings:
     update_scheme: str = "simultaneous"
     n_dis: int = 1
     check_every: int = 100  # steps between non-finite loss checks (cheap, but not free)
+    log_every: int = 100  # steps between recorded D/G losses (history.csv, the logger); 0: none
     progress: bool = True
     threads: int | None = None  # torch intra-op threads; null = torch's default
     # learning-rate schedule (engine.schedules): none | linear, from lr_decay_start to lr_decay_end (fractions of
@@ -56,8 +57,8 @@ class TrainerSettings:
         require(self.batch_size >= 1, f"trainer.batch_size must be >= 1, got {self.batch_size}")
         require(self.replicas >= 1, f"trainer.replicas must be >= 1, got {self.replicas}")
         require(self.n_dis >= 1, f"trainer.n_dis must be >= 1, got {self.n_dis}")
-        require(self.eval_every >= 0 and self.ckpt_every >= 0 and self.check_every >= 1,
-                "trainer.eval_every and trainer.ckpt_every must be >= 0 and trainer.check_every >= 1")
+        require(self.eval_every >= 0 and self.ckpt_every >= 0 and self.log_every >= 0 and self.check_every >= 1,
+                "trainer.eval_every, trainer.ckpt_every and trainer.log_every must be >= 0 and trainer.check_every >= 1")
         require(self.update_scheme in ("simultaneous", "alternating"),
                 f"trainer.update_scheme must be 'simultaneous' or 'alternating', got '{self.update_scheme}'")
         require(self.device == "auto" or self.device.split(":")[0] in ("cpu", "cuda", "mps"),
@@ -87,6 +88,7 @@ class TrainState:
     eval_seconds: float = 0.0
     diverged_at: list[int | None] = field(default_factory=list)  # per replica: step of the first non-finite loss
     history: list[dict[str, Any]] = field(default_factory=list)  # periodic evaluations
+    losses: list[list] = field(default_factory=list)  # every log_every steps: [step, [loss_d], [loss_g]] per replica
     extras: dict[str, Any] = field(default_factory=dict)  # engine.extras.TrainingExtras.state_dict() (EMA)
 
     @property
@@ -137,14 +139,16 @@ def _read_checkpoint(path: Path, device: torch.device) -> dict:
 
 
 def fit(method, settings: TrainerSettings, state: TrainState, evaluate: Callable[[int], float | None],
-        checkpoint: Callable[[TrainState], None], extras=None) -> TrainState:
+        checkpoint: Callable[[TrainState], None], extras=None,
+        on_losses: Callable[[list], None] | None = None) -> TrainState:
     """Run ``method.train_step`` from ``state.step`` to ``method.planned_steps(settings.steps)``.
 
     ``evaluate(step)`` is called every ``eval_every`` steps (its time is excluded from the training
     time) and returns the key metric for the progress bar; ``checkpoint(state)`` every ``ckpt_every``
     steps and on a stop signal (:data:`STOP_SIGNALS`), which the loop handles at the end of the current step (see
-    :class:`DeferredSignals`). Replicas whose losses turn non-finite are marked diverged; the loop stops early when
-    all of them are.
+    :class:`DeferredSignals`). Every ``log_every`` steps (and at the last) the replicas' D and G losses are appended
+    to ``state.losses`` and passed to ``on_losses``. Replicas whose losses turn non-finite are marked diverged; the
+    loop stops early when all of them are.
     """
     if not state.diverged_at:
         state.diverged_at = [None] * method.ctx.replicas
@@ -169,6 +173,10 @@ def fit(method, settings: TrainerSettings, state: TrainState, evaluate: Callable
                 checkpoint(state)
                 signals.hand_over(step)  # returns only when the signal's own handler lets training go on
                 started = time.perf_counter()
+            if settings.log_every and (step % settings.log_every == 0 or step == total_steps):
+                state.losses.append([step, method.loss_d.tolist(), method.loss_g.tolist()])
+                if on_losses is not None:
+                    on_losses(state.losses[-1])
             if step % settings.check_every == 0 or step == total_steps:
                 _check_finite(method, state)
                 if state.all_diverged:
