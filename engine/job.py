@@ -3,6 +3,8 @@ submitit job): the CPU settings, the job's log file, :func:`engine.run.execute`,
 
 - Everything the job prints also goes to its log, ``<run dir>/<job name>.log`` (Hydra's job log: ``run.log``), so
   every job of a parallel sweep has its own complete output, tracebacks included.
+- Ctrl-C stops the run (the trainer first finishes its step and writes a checkpoint) and the command, with one line
+  and exit status 130, for a single run and a multirun alike.
 - A single run (``python run.py``) that fails exits non-zero: one line for a configuration, data or busy-folder
   error, Hydra's traceback otherwise. In a multirun the job records its failure (``engine.run``: a ``failed``
   record naming the error and the log), prints it, and returns, so that the other jobs run; the multirun's end
@@ -40,13 +42,18 @@ def run_job(cfg: DictConfig) -> None:
     with tee_output(log):
         try:
             execute(cfg, dict(hydra_cfg.runtime.choices), run_dir, log=log)
+        except KeyboardInterrupt as exc:
+            # Ctrl-C: one line, exit status 130 (128 + SIGINT, the shell's convention), the whole multirun stops
+            detail = exc.args[0] if exc.args else "before the run finished (its last checkpoint, if any, resumes)"
+            print(f"modebench: interrupted (Ctrl-C) {detail}", file=sys.stderr)
+            raise SystemExit(130) from None
         except (ConfigError, DataError, RunBusyError) as exc:
             kind = ("configuration error: " if isinstance(exc, ConfigError) else
                     "data error: " if isinstance(exc, DataError) else "")
             message = f"modebench: {kind}{exc}"
-            if not multirun:
-                sys.exit(message)
             print(message, file=sys.stderr)
+            if not multirun:
+                raise SystemExit(1) from None
         except Exception:
             if not multirun:
                 raise
@@ -90,6 +97,8 @@ def tee_output(log_path: Path) -> Iterator[None]:
         sys.stdout, sys.stderr = _Tee(sys.stdout, log), _Tee(sys.stderr, log)
         try:
             yield
+        except (KeyboardInterrupt, SystemExit):  # Ctrl-C or an exit status: what was printed says why
+            raise
         except BaseException:
             log.write(traceback.format_exc())
             raise

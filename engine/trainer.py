@@ -233,8 +233,9 @@ class DeferredSignals:
     def _handler(self, signum, frame) -> None:
         name = signal.Signals(signum).name
         if signum in self.pending:
-            print(f"\n{name} again: stopping now, without a checkpoint", flush=True)
-            self._stop(signum)
+            if signum != signal.SIGINT:
+                print(f"\n{name} again: stopping now, without a checkpoint", flush=True)
+            self._stop(signum, "again: stopped at once, without a checkpoint (the last checkpoint resumes)")
         self.pending.append(signum)
         again = "Ctrl-C" if signum == signal.SIGINT else name
         print(f"\n{name}: stopping after this step to write a checkpoint ({again} again to stop at once)...",
@@ -246,18 +247,23 @@ class DeferredSignals:
             signum = self.pending.pop(0)
             name = signal.Signals(signum).name
             previous = self.previous.get(signum)
-            print(f"\n{name} after step {step}: checkpoint saved (the same command resumes from it)", flush=True)
+            saved = f"after step {step}: checkpoint saved (the same command resumes from it)"
             if callable(previous) and previous is not signal.default_int_handler:
+                print(f"\n{name} {saved}", flush=True)
                 previous(signum, None)  # e.g. submitit's: requeues the job, then exits
                 if signum != signal.SIGINT:
                     print(f"{name}: the handler installed before returned; training goes on", flush=True)
                     continue
-            self._stop(signum)
+            elif signum != signal.SIGINT:
+                print(f"\n{name} {saved}", flush=True)
+            self._stop(signum, saved)
 
     @staticmethod
-    def _stop(signum: int) -> None:
+    def _stop(signum: int, detail: str = "without a checkpoint") -> None:
+        """Ctrl-C: KeyboardInterrupt(``detail``), which engine.job turns into one line and exit status 130; any
+        other signal: exit status 128 + its number."""
         if signum == signal.SIGINT:
-            raise KeyboardInterrupt
+            raise KeyboardInterrupt(detail)
         raise SystemExit(128 + signum)
 
 
