@@ -1,7 +1,7 @@
 """Dual importance weight GAN (anonymous ICLR submission, "DUAL IMPORTANCE WEIGHT GAN", §3) — ``method=diwgan``.
 
 No code exists for this paper; every choice below is a field of ``conf/method/diwgan.yaml`` and is documented
-there and in the README. The reading implemented:
+there and in docs/choices.md. The reading implemented:
 
 1. **Autoencoder** (set-up, before training): an MLP encoder E: x -> s and decoder trained on the real data with
    the mean squared reconstruction error (``ae_steps`` Adam steps of ``ae_batch_size``), one per replica

@@ -169,6 +169,7 @@ def plan(spec: dict, args) -> tuple[list[Multirun], Path, Path, dict]:
     ``dataset_overrides`` and ``variants`` (per dataset) and ``method_overrides`` (per method). ``variants`` and,
     with ``replicas: false``, the seeds and, with ``gans``, the GAN families are axes of the product (``key=v1,v2``),
     so their runs get sub-folders."""
+    check_launcher(args.launcher)
     seeds = args.seeds or int(spec["seeds"])
     threads = args.threads or int(spec.get("threads", 1))
     default_budget = args.steps is None and seeds == int(spec["seeds"])
@@ -194,8 +195,8 @@ def plan(spec: dict, args) -> tuple[list[Multirun], Path, Path, dict]:
     for (d_extra, m_extra), (group_datasets, group_methods) in _groups(spec, datasets, methods).items():
         sweep = [f"method={','.join(group_methods)}", f"dataset={','.join(group_datasets)}",
                  *([f"gan={','.join(gans)}"] if gans else []), *d_extra, *m_extra, *common]
-        try:
-            planned = plan_jobs(sweep, multirun=True)
+        try:  # composed with the launcher, so that hydra.launcher.* overrides resolve
+            planned = plan_jobs([*sweep, f"hydra/launcher={args.launcher}"], multirun=True)
         except ConfigError as exc:
             raise fail(f"configuration error: {exc}") from None
         jobs = [Job(p.choices["dataset"], p.choices["method"], p.overrides, p.run_dir,
@@ -284,15 +285,20 @@ def remaining_sweep(multirun: Multirun) -> list[str] | None:
     return [*(f"{a}={','.join(left[a])}" for a in axes), *multirun.sweep[len(axes):]]
 
 
+def check_launcher(name: str) -> str:
+    """``name`` if it is a Hydra launcher (a plugin's or a file of conf/hydra/launcher/), else a clear exit."""
+    files = _options("hydra/launcher")
+    if name not in PLUGIN_LAUNCHERS and name not in files:
+        raise fail(f"unknown launcher '{name}'; available: {sorted(set(PLUGIN_LAUNCHERS) | set(files))}")
+    return name
+
+
 def launcher_overrides(args, threads: int, spec_jobs: int | None = None) -> tuple[list[str], int]:
     """``hydra/launcher=...`` (and its worker count) for ``--launcher``; the number of jobs that run at once.
 
     The parallel launcher's workers: ``--jobs``, else the spec's ``jobs`` (e.g. 1 for a table of GPU jobs), else CPU
     cores / threads."""
-    name = args.launcher
-    files = _options("hydra/launcher")
-    if name not in PLUGIN_LAUNCHERS and name not in files:
-        raise fail(f"unknown launcher '{name}'; available: {sorted(set(PLUGIN_LAUNCHERS) | set(files))}")
+    name = check_launcher(args.launcher)
     if name in ("parallel", "joblib"):
         slots = args.jobs or spec_jobs or max(1, (os.cpu_count() or 1) // threads)
         return [f"hydra/launcher={name}", f"hydra.launcher.n_jobs={slots}"], slots
