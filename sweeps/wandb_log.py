@@ -82,7 +82,8 @@ def log_run_folder(results_file: Path, logger_options: dict[str, Any], again: bo
     return lines
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of ``python -m sweeps.wandb_log``."""
     parser = argparse.ArgumentParser(prog="python -m sweeps.wandb_log", description=__doc__.split("\n\n")[0])
     parser.add_argument("dirs", nargs="+", help="run folders or folders above them (searched for results.json)")
     parser.add_argument("--mode", choices=("offline", "online"), default=None,
@@ -90,7 +91,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--project", default="modebench")
     parser.add_argument("--entity", default=None)
     parser.add_argument("--again", action="store_true", help="log seeds that were logged before once more")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     try:
         files = find_results(args.dirs)
     except FileNotFoundError as exc:

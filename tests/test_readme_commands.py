@@ -41,7 +41,7 @@ EXEMPT = {
     "python -m venv": "creates a virtual environment (the standard library, not a modebench entry point)",
     "python -m datasets.download": "downloads the datasets from the internet",
 }
-ENTRY_POINTS = {"run.py": "run", "sweeps.run": "sweep", "sweeps.leaderboard": "leaderboard"}
+ENTRY_POINTS = {"run.py": "run", "sweeps.run": "sweep", "sweeps.leaderboard": "leaderboard", "sweeps.wandb_log": "wandb"}
 
 
 def readme_commands(text: str) -> list[str]:
@@ -164,6 +164,23 @@ def check_leaderboard(command: str, tmp: Path) -> None:
     assert code == 0, f"{command!r}: exit status {code}: {err.getvalue()}"
 
 
+def check_wandb_log(command: str, tmp: Path) -> None:
+    """Its options parse; then it runs, offline, on a one-record copy of the tiny records folder instead of the
+    README's folders (``--mode online`` would need the server)."""
+    from sweeps import wandb_log
+
+    argv = shlex.split(command)[3:]
+    args = wandb_log.build_parser().parse_args(argv)  # exits on an unknown option
+    folder = write_records(tmp / "records") / "ring" / "vanilla"
+    results = json.loads((folder / "results.json").read_text())
+    record = {**results["records"][0], "config": {"seed": 0, "trainer": {"steps": 30000}}}
+    (folder / "results.json").write_text(json.dumps({"records": [record]}))
+    options = [*(["--project", args.project] if args.project else []), *(["--again"] if args.again else [])]
+    with contextlib.redirect_stdout(io.StringIO()) as out:
+        assert wandb_log.main([str(folder), "--mode", "offline", *options]) == 0
+    assert "logged as ring/vanilla/seed0" in out.getvalue()
+
+
 def check(command: str, tmp: Path, monkeypatch, full: bool = False) -> None:
     monkeypatch.chdir(tmp)  # relative run folders resolve here, not in the checkout
     what = kind(command)
@@ -173,6 +190,8 @@ def check(command: str, tmp: Path, monkeypatch, full: bool = False) -> None:
         check_sweep(command, tmp / "sweep", full, monkeypatch)
     elif what == "leaderboard":
         check_leaderboard(command, tmp)
+    elif what == "wandb":
+        check_wandb_log(command, tmp)
 
 
 COMMANDS = readme_commands(README)
