@@ -1,7 +1,7 @@
 """The static HTML pages of the tables (``python -m sweeps.leaderboard DIR --out PREFIX --html`` and, with
 ``--paper``, the ours-vs-paper page): contents, sortable tables with steps and seeds per row, a mark where the
-budget is not the paper's, the difference from the paper, per table the training curves (mean ± std bands over
-seeds, sweeps.curve_bands; the figure lies next to the page), a method x dataset grid of figure cards with each
+budget is not the paper's, the difference from the paper, per table the training curves where its runs recorded
+them (mean ± std bands over seeds, sweeps.curve_bands; the figure lies next to the page), a method x dataset grid of figure cards with each
 card's metrics, and the provenance collapsed. The cards' figures are copied to ``PREFIX_files/``."""
 from __future__ import annotations
 
@@ -60,19 +60,19 @@ def _reproduce(experiment: str, row: Row) -> str:
     return " ".join(words)
 
 
-def _curves_section(figure: CurveFigure, folder: Path) -> tuple[str, str, str]:
-    """A table's training curves as a page section: the figure (written next to the page, in ``folder``) on a
-    card as wide as the figure cards, or a line saying that its runs recorded none."""
+def _curves_sections(curves: dict[str, CurveFigure] | None, table: str, folder: Path) -> list[tuple[str, str, str]]:
+    """The training curves of ``table`` as a page section: the figure (written next to the page, in ``folder``) on
+    a card as wide as the figure cards; none when its runs recorded no curves (trained before history.csv)."""
+    figure = (curves or {}).get(table)
+    if figure is None or figure.path is None:
+        return []
     name = f"training curves: {figure.table}" if figure.table else "training curves"
-    section_id = hp.anchor("curves", figure.table or "all")
-    if figure.path is None:
-        return section_id, name, "<p>no training curves: these runs' folders hold no history.csv (trained before " \
-                                 "the curves were recorded)</p>"
     facts = [("curves", html.escape(BAND_NOTE)), ("metric", html.escape(figure.metric or "none"))]
     if figure.without:
         facts.append(("no history.csv", html.escape(", ".join(figure.without))))
     src = Path(os.path.relpath(figure.path, folder)).as_posix()
-    return section_id, name, f"<div class='figures'>{hp.card(name, [(src, name)], facts)}</div>"
+    return [(hp.anchor("curves", figure.table or "all"), name,
+             f"<div class='figures'>{hp.card(name, [(src, name)], facts)}</div>")]
 
 
 # ============================================================================ ours vs a paper
@@ -92,8 +92,7 @@ def paper_page(comp: Comparison, path: str | Path, meta: dict[str, Any] | None =
     kinds = [(k, f"{name} ({paper.figures[k]})" if k in paper.figures else name)
              for k, name in (("samples", "generated samples"), ("modes", "samples per mode"))]
     for dataset, table in comp.tables.items():
-        if curves and dataset in curves:
-            sections.append(_curves_section(curves[dataset], path.parent))
+        sections += _curves_sections(curves, dataset, path.parent)
         cards = [_paper_card(comp, r, files) for r in table if r.row is not None]
         sections.append((hp.anchor("figures", dataset), f"figures: {dataset}: " + " and ".join(n for _, n in kinds),
                          f"<div class='figures'>{''.join(cards)}</div>"))
@@ -188,8 +187,7 @@ def board_page(rows: Sequence[Row], metrics: Sequence[str], records: Sequence[Re
             cards.append(_board_card(r, tmetrics, plots, files))
         name = f"{by}: {title}" if by else "leaderboard"
         sections.append((hp.anchor("table", title or "all"), name, hp.table(headers, body)))
-        if curves and title in curves:
-            sections.append(_curves_section(curves[title], path.parent))
+        sections += _curves_sections(curves, title, path.parent)
     sections.append(("figures", "figures (one seed per row)", f"<div class='figures'>{''.join(cards)}</div>"))
     read = sorted({str(r.path) for r in records})
     sections.append(("provenance", "provenance", hp.details(

@@ -144,12 +144,12 @@ def test_the_board_page_and_markdown_hold_a_curves_figure_per_dataset(tmp_path):
     assert "![training curves: ring](board_curves_ring.png)" in md and "(board_curves_grid.png)" in md
 
 
-def test_runs_without_history_get_a_note_and_no_figure(tmp_path):
+def test_runs_without_history_get_no_figure_and_no_section(tmp_path):
     _run(tmp_path / "runs" / "c", [_record("ring", "bures", 0), _record("ring", "bures", 1)])
     out = tmp_path / "out" / "board"
     assert lb.main([str(tmp_path / "runs"), "--out", str(out), "--html"]) == 0
     page = Page(out.with_suffix(".html").read_text(encoding="utf-8"))
-    assert "curves-ring" in page.ids and "no training curves" in page.text
+    assert "table-ring" in page.ids and not any(i.startswith("curves") for i in page.ids)
     assert not any("_curves" in src for src in page.images) and not list(out.parent.glob("*_curves*.png"))
     assert "training curves" not in out.with_suffix(".md").read_text(encoding="utf-8")
 
