@@ -1,9 +1,10 @@
 """What became of each job of a multirun, read from its run folder: trained now, skipped (already finished), failed
 (its error and log), busy (another process holds its lock) or unfinished (interrupted; a checkpoint resumes it).
 
-Printed at the end of every ``python run.py -m`` by :class:`MultirunSummary`, a Hydra callback registered in
-conf/config.yaml, whatever the launcher (basic, joblib, submitit): the jobs' own processes need not report back,
-the folders tell. ``sweeps.run`` prints the same table for its jobs.
+Printed at the end of every ``python run.py -m`` by :class:`MultirunSummary` (registered in conf/config.yaml as its
+subclass sweeps.multirun_board.MultirunBoard, which adds the leaderboard), a Hydra callback, whatever the launcher
+(basic, joblib, submitit): the jobs' own processes need not report back, the folders tell. ``sweeps.run`` prints the
+same table for its jobs.
 """
 from __future__ import annotations
 
@@ -78,5 +79,10 @@ class MultirunSummary(Callback):
         jobs = plan_jobs([str(o) for o in overrides], multirun=True, validate=False)
         outcomes = job_outcomes(jobs, self.started - 1.0)  # a second of margin for the file system's clock
         print(summary_text(outcomes, config.hydra.sweep.dir), flush=True)
+        self.after_summary(config, outcomes)
         if any(o.status == "failed" for o in outcomes):
             raise SystemExit(1)
+
+    def after_summary(self, config: DictConfig, outcomes: Sequence[JobOutcome]) -> None:
+        """What a subclass prints after the summary, before the exit status (sweeps.multirun_board.MultirunBoard:
+        the multirun's leaderboard); nothing here."""

@@ -44,3 +44,9 @@ def table_metrics(rows: Sequence[Row], metrics: Sequence[str], explicit: bool) -
     if explicit:
         return list(metrics)
     return [m for m in metrics if any(r.metrics[m].n > 0 for r in rows)]
+
+
+def row_label(row: Row, labels: Sequence[str]) -> str:
+    """A row's name outside its table (figure legends): its label columns' values, then its setting in brackets."""
+    text = " · ".join(row.key(k) for k in labels)
+    return text + (f" [{row.setting_label}]" if row.setting_label else "")

@@ -1,10 +1,12 @@
 """The static HTML pages of the tables (``python -m sweeps.leaderboard DIR --out PREFIX --html`` and, with
 ``--paper``, the ours-vs-paper page): contents, sortable tables with steps and seeds per row, a mark where the
-budget is not the paper's, the difference from the paper, a method x dataset grid of figure cards with each
-card's metrics, and the provenance collapsed. Figures are copied to ``PREFIX_files/``."""
+budget is not the paper's, the difference from the paper, per table the training curves where its runs recorded
+them (mean ± std bands over seeds, sweeps.curve_bands; the figure lies next to the page), a method x dataset grid of figure cards with each
+card's metrics, and the provenance collapsed. The cards' figures are copied to ``PREFIX_files/``."""
 from __future__ import annotations
 
 import html
+import os
 import shutil
 from pathlib import Path
 from typing import Any, Sequence
@@ -13,6 +15,7 @@ from core.files import write_text
 from sweeps import html_page as hp
 from sweeps.board_layout import format_cell, label_columns, split_tables, table_metrics
 from sweeps.compare import Comparison, CompareRow, plot_index
+from sweeps.curve_bands import BAND_NOTE, CurveFigure
 from sweeps.paper_report import BUDGET, any_failed, meta_lines, notes, ours_text, paper_text, steps_text, test_line
 from sweeps.records import Record
 from sweeps.table import MISSING, Row, format_mean_std
@@ -57,12 +60,29 @@ def _reproduce(experiment: str, row: Row) -> str:
     return " ".join(words)
 
 
+def _curves_sections(curves: dict[str, CurveFigure] | None, table: str, folder: Path) -> list[tuple[str, str, str]]:
+    """The training curves of ``table`` as a page section: the figure (written next to the page, in ``folder``) on
+    a card as wide as the figure cards; none when its runs recorded no curves (trained before history.csv)."""
+    figure = (curves or {}).get(table)
+    if figure is None or figure.path is None:
+        return []
+    name = f"training curves: {figure.table}" if figure.table else "training curves"
+    facts = [("curves", html.escape(BAND_NOTE)), ("metric", html.escape(figure.metric or "none"))]
+    if figure.without:
+        facts.append(("no history.csv", html.escape(", ".join(figure.without))))
+    src = Path(os.path.relpath(figure.path, folder)).as_posix()
+    return [(hp.anchor("curves", figure.table or "all"), name,
+             f"<div class='figures'>{hp.card(name, [(src, name)], facts)}</div>")]
+
+
 # ============================================================================ ours vs a paper
 
 
-def paper_page(comp: Comparison, path: str | Path, meta: dict[str, Any] | None = None) -> Path:
+def paper_page(comp: Comparison, path: str | Path, meta: dict[str, Any] | None = None,
+               curves: dict[str, CurveFigure] | None = None) -> Path:
     """The comparison with a paper as a page: per dataset a sortable table (ours, the paper's, the difference,
-    steps and seeds), the Welch tests and notes, a grid of figure cards, and the provenance."""
+    steps and seeds), the Welch tests and notes, per dataset its training curves (``curves``, by dataset, from
+    sweeps.curve_bands.paper_figures) and a grid of figure cards, and the provenance."""
     path = Path(path)
     files = _fresh_files(path)
     paper = comp.paper
@@ -72,6 +92,7 @@ def paper_page(comp: Comparison, path: str | Path, meta: dict[str, Any] | None =
     kinds = [(k, f"{name} ({paper.figures[k]})" if k in paper.figures else name)
              for k, name in (("samples", "generated samples"), ("modes", "samples per mode"))]
     for dataset, table in comp.tables.items():
+        sections += _curves_sections(curves, dataset, path.parent)
         cards = [_paper_card(comp, r, files) for r in table if r.row is not None]
         sections.append((hp.anchor("figures", dataset), f"figures: {dataset}: " + " and ".join(n for _, n in kinds),
                          f"<div class='figures'>{''.join(cards)}</div>"))
@@ -140,9 +161,10 @@ def _provenance(meta: dict[str, Any] | None, rows: Sequence[Row], experiment: st
 
 
 def board_page(rows: Sequence[Row], metrics: Sequence[str], records: Sequence[Record], path: str | Path,
-               by: str | None = "dataset") -> Path:
+               by: str | None = "dataset", curves: dict[str, CurveFigure] | None = None) -> Path:
     """The leaderboard as a page: a sortable table per value of ``by`` (labels, setting, steps, seeds, metrics,
-    diverged, failed), a figure card per row, and the results files read, collapsed."""
+    diverged, failed), each followed by its training curves (``curves``, by table title, from
+    sweeps.curve_bands.board_figures), a figure card per row, and the results files read, collapsed."""
     path = Path(path)
     files = _fresh_files(path)
     plots = plot_index(records)
@@ -165,6 +187,7 @@ def board_page(rows: Sequence[Row], metrics: Sequence[str], records: Sequence[Re
             cards.append(_board_card(r, tmetrics, plots, files))
         name = f"{by}: {title}" if by else "leaderboard"
         sections.append((hp.anchor("table", title or "all"), name, hp.table(headers, body)))
+        sections += _curves_sections(curves, title, path.parent)
     sections.append(("figures", "figures (one seed per row)", f"<div class='figures'>{''.join(cards)}</div>"))
     read = sorted({str(r.path) for r in records})
     sections.append(("provenance", "provenance", hp.details(

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from core.files import read_json, unwritable_reason, write_text
-from sweeps import html_report, paper_report
+from sweeps import curve_bands, html_report, paper_report
 from sweeps.board_layout import format_cell, label_columns, split_tables, table_metrics
 from sweeps.compare import compare_records
 from sweeps.paper import PaperFormatError, load_paper
@@ -207,12 +207,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     md = to_markdown(rows, metrics, by=by, explicit_metrics=explicit, superseded=len(superseded))
     sys.stdout.write(md)
     if args.out:
-        write_text(_suffixed(args.out, ".md"), md)
+        curves = curve_bands.board_figures(rows, metrics, records, by, args.out)
+        write_text(_suffixed(args.out, ".md"), md + curve_bands.markdown_links(curves))
         to_csv(rows, metrics, _suffixed(args.out, ".csv"))
         if args.html:
-            html_report.board_page(rows, metrics, records, _suffixed(args.out, ".html"), by)
-        print(f"\nwrote {args.out}.md, {args.out}.csv" + (f" and {args.out}.html" if args.html else ""),
-              file=sys.stderr)
+            html_report.board_page(rows, metrics, records, _suffixed(args.out, ".html"), by, curves)
+        print(f"\nwrote {args.out}.md, {args.out}.csv" + (f", {args.out}.html" if args.html else "")
+              + _curves_text(curves), file=sys.stderr)
     return 0
 
 
@@ -239,11 +240,18 @@ def paper_table(records: Sequence[Record], *, paper_file: str | Path, metrics: S
     md = paper_report.to_markdown(comp, meta)
     sys.stdout.write(md)
     if out:
-        write_text(_suffixed(out, ".md"), md)
+        curves = curve_bands.paper_figures(comp, records, out)
+        write_text(_suffixed(out, ".md"), md + curve_bands.markdown_links(curves))
         paper_report.to_csv(comp, _suffixed(out, ".csv"))
-        html_report.paper_page(comp, _suffixed(out, ".html"), meta)
-        print(f"\nwrote {out}.md, {out}.csv and {out}.html", file=sys.stderr)
+        html_report.paper_page(comp, _suffixed(out, ".html"), meta, curves)
+        print(f"\nwrote {out}.md, {out}.csv, {out}.html" + _curves_text(curves), file=sys.stderr)
     return 0
+
+
+def _curves_text(curves: dict[str, curve_bands.CurveFigure]) -> str:
+    """Where the training-curves figures went, for the "wrote ..." line."""
+    written = [str(f.path) for f in curves.values() if f.path is not None]
+    return f" and the training curves {', '.join(written)}" if written else " (no training curves: no history.csv)"
 
 
 def _suffixed(prefix: str | Path, suffix: str) -> Path:

@@ -360,7 +360,9 @@ def main(argv: list[str] | None = None) -> int:
     launcher, slots = launcher_overrides(args, info["threads"], info["jobs"])
     for job in jobs:
         job.status = job_state(job)
-    commands = [[sys.executable, "run.py", "-m", *remaining, *launcher]
+    own_board = not args.no_board and bool(spec.get("paper") or spec.get("board"))
+    quiet = ["hydra.callbacks.summary.board=false"] if own_board else []  # its table is printed once, at the end
+    commands = [[sys.executable, "run.py", "-m", *remaining, *launcher, *quiet]
                 for remaining in map(remaining_sweep, multiruns) if remaining]
     base = float(spec.get("base_seconds", 0) or 0)
     counts = {s: sum(j.status == s for j in jobs) for s in ("finished", "resume", "pending", "busy")}
@@ -411,7 +413,7 @@ def main(argv: list[str] | None = None) -> int:
     unfinished = [j.name for j in jobs if j.status in ("unfinished", "busy")]
     _log(f"sweep ended in {fmt_seconds(time.time() - started)}" + (f"; FAILED: {failed}" if failed else "") +
          (f"; not finished: {unfinished} (the same command resumes them)" if unfinished else ""))
-    if not args.no_board and (spec.get("paper") or spec.get("board")):
+    if own_board:
         from sweeps import leaderboard
 
         inputs = board_inputs(out, jobs)

@@ -32,11 +32,13 @@ def test_the_table1_sweep_covers_every_row_and_dataset_at_the_paper_budget(capsy
     assert "command: python run.py -m method=rls_mwugan,mwugan,rls_bures_discr," in printed
 
 
-def test_a_tiny_sweep_runs_skips_when_done_and_builds_the_comparison(tmp_path):
+def test_a_tiny_sweep_runs_skips_when_done_and_builds_the_comparison(tmp_path, capfd):
     out, board = tmp_path / "sweep", tmp_path / "board" / "t1"
     argv = ["rls_table1", "--methods", "vanilla", "iwgan", "--datasets", "ring", "--steps", "30", "--seeds", "2",
             "--out", str(out), "--board", str(board), "metrics.n_samples=1000", "trainer.eval_every=0"]
     assert sweep.main(argv) == 0
+    printed = capfd.readouterr().out  # the comparison once, at the end: the multirun's own table is turned off
+    assert "leaderboard of this multirun" not in printed and printed.count("## rls_table1: ours vs the paper") == 1
     for method in ("vanilla", "iwgan"):
         records = json.loads(next((out / "ring" / method).rglob("results.json")).read_text())["records"]
         assert [r["seed"] for r in records] == [0, 1] and records[0]["timing"]["steps"] == 30
