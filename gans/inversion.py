@@ -254,8 +254,8 @@ class InversionGAN(GANMethod):
             return
         with torch.no_grad(), eval_mode(*self.inverter_modules()):
             target = self.invert(self.last_batch.real).probabilities()
-        codes = self.latent.sample_codes(pl.batch_size or self.ctx.batch_size, self.ctx.generator)
-        loss = aggregated_kl(target, codes.code, pl.eps)
+        codes = self.latent.sample_mode_codes(pl.batch_size or self.ctx.batch_size, self.ctx.generator)
+        loss = aggregated_kl(target, codes, pl.eps)
         self._apply([(loss, [self.latent.logits])], [self.opt_prior])
 
     # --------------------------------------------------------- evaluation

@@ -163,14 +163,21 @@ def steep_step_codes(u: torch.Tensor, logits: torch.Tensor, steepness: float, ex
 
     ``exact``: the forward value is the exact one-hot of the unit steps (Lemma 1) and only the gradient is the
     hard-sigmoid ramp's (a straight-through estimator); otherwise the value is the ramp's too (the authors' code)."""
+    return steep_step_modes(u, logits, steepness, exact)[0]
+
+
+def steep_step_modes(u: torch.Tensor, logits: torch.Tensor, steepness: float,
+                     exact: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """(W, argmax W) of :func:`steep_step_codes`: the modes (S, n) from the one argmax the exact one-hot needs."""
     bounds = torch.cumsum(torch.softmax(logits, dim=-1), dim=-1)  # c_j (S, M)
     below = 1.0 - keras_hard_sigmoid(steepness * (u.unsqueeze(-1) - bounds.unsqueeze(1)) ** 3)  # H_j ≈ [u < c_j]
     previous = torch.cat([torch.zeros_like(below[..., :1]), below[..., :-1]], dim=-1)
     soft = (1.0 - previous) * below
+    modes = soft.detach().argmax(-1)
     if not exact:
-        return soft
-    hard = F.one_hot(soft.detach().argmax(-1), soft.shape[-1]).to(soft.dtype)
-    return hard + (soft - soft.detach())
+        return soft, modes
+    hard = F.one_hot(modes, soft.shape[-1]).to(soft.dtype)
+    return hard + (soft - soft.detach()), modes
 
 
 class ModeLatent(nn.Module):
@@ -201,24 +208,37 @@ class ModeLatent(nn.Module):
         """The mode priors softmax(α), (S, M)."""
         return torch.softmax(self.logits, dim=-1)
 
+    def _noise_draw(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        """The noise's random numbers (S, n, z_dim): U(0, 1) for ``uniform``, N(0, 1) for ``normal``."""
+        draw = torch.rand if self.noise == "uniform" else torch.randn
+        return draw(self.replicas, n, self.z_dim, generator=generator, device=generator.device)
+
     def _noise(self, n: int, generator: torch.Generator) -> torch.Tensor:
-        shape = (self.replicas, n, self.z_dim)
+        nu = self._noise_draw(n, generator)
         if self.noise == "uniform":
-            nu = torch.rand(shape, generator=generator, device=generator.device).mul_(2).sub_(1)
-        else:
-            nu = torch.randn(shape, generator=generator, device=generator.device)
-        return nu * (self.noise_scale * self.noise_mask)
+            nu.mul_(2).sub_(1)
+        return nu.mul_(self.noise_scale * self.noise_mask)
 
     def _place(self, nu: torch.Tensor, code: torch.Tensor) -> torch.Tensor:
         """z = ν with the one-hot code added in the mode dimensions (differentiable in ``code``)."""
-        placed = torch.zeros_like(nu).index_add(-1, self.mode_dims, code)
-        return nu + placed
+        return nu.index_add(-1, self.mode_dims, code)
+
+    def _mode_codes(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        u = torch.rand(self.replicas, n, generator=generator, device=generator.device)
+        return steep_step_modes(u, self.logits, self.steepness, self.exact_forward)
 
     def sample_codes(self, n: int, generator: torch.Generator) -> LatentCodes:
         """z with its mode code: W has a gradient to α when α is trainable."""
-        u = torch.rand(self.replicas, n, generator=generator, device=generator.device)
-        code = steep_step_codes(u, self.logits, self.steepness, self.exact_forward)
-        return LatentCodes(self._place(self._noise(n, generator), code), code, code.argmax(-1))
+        code, modes = self._mode_codes(n, generator)
+        return LatentCodes(self._place(self._noise(n, generator), code), code, modes)
+
+    def sample_mode_codes(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        """The mode codes W (S, n, M) of :meth:`sample_codes` without z (NEMGAN-P's prior update needs only W). It
+        draws the same random numbers in the same order (u, then the noise ν it does not use), so that the
+        training stream, and with it every run's numbers, is the same as with :meth:`sample_codes`."""
+        code, _ = self._mode_codes(n, generator)
+        self._noise_draw(n, generator)  # ν's random numbers, unused
+        return code
 
     def sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
         return self.sample_codes(n, generator).z

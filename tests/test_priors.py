@@ -96,3 +96,14 @@ def test_gaussian_prior_is_the_default_and_draws_what_torch_randn_draws():
     z = gan.prior(3, 7, _gen(10), "cpu")
     assert torch.equal(z, torch.randn(3, 7, 25, generator=_gen(10)))
     assert not gan.build_prior(3, "cpu").state_dict()  # no parameters: nothing added to checkpoints
+
+
+@pytest.mark.parametrize("noise, on_modes", [("uniform", True), ("normal", False)])
+def test_mode_codes_alone_draw_what_sample_codes_draws(noise, on_modes):
+    """The prior update's codes (sample_mode_codes) are sample_codes' codes and leave the stream where it leaves it."""
+    latent = ModePrior(modes=3, noise=noise, noise_scale=0.2, noise_on_mode_dims=on_modes).build(z_dim=6, replicas=2)
+    latent.logits.data = torch.log(torch.tensor([[0.6, 0.3, 0.1], [0.2, 0.2, 0.6]]))
+    full_gen, alone_gen = _gen(11), _gen(11)
+    full, alone = latent.sample_codes(300, full_gen), latent.sample_mode_codes(300, alone_gen)
+    assert torch.equal(full.code, alone)
+    assert torch.equal(torch.rand(5, generator=full_gen), torch.rand(5, generator=alone_gen))
