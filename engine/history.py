@@ -38,7 +38,7 @@ def history_rows(seeds: Sequence[int], losses: Sequence[Sequence], evaluations: 
     points = [(h["step"], h["metrics"]) for h in evaluations] + ([final] if final else [])
     for step, per_replica in points:
         for r, metrics in enumerate(per_replica):
-            cell(r, step).update({k: float(v) for k, v in metrics.items() if _is_scalar(v)})
+            cell(r, step).update(scalars(metrics))
     return [table[key] for key in sorted(table)]
 
 
@@ -74,8 +74,9 @@ def series(rows: Sequence[dict[str, Any]], key: str, seed: int | None = None) ->
     return [s for s, _ in points], [v for _, v in points]
 
 
-def _is_scalar(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+def scalars(metrics: dict[str, Any]) -> dict[str, float]:
+    """The numeric (non-bool) entries of a metrics dict, as floats: what the history and the logger keep."""
+    return {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
 
 
 def _format(value: Any) -> Any:

@@ -90,16 +90,15 @@ class _Tee(io.TextIOBase):
 @contextmanager
 def tee_output(log_path: Path) -> Iterator[None]:
     """Copy what this process prints (``sys.stdout``/``sys.stderr``) into ``log_path`` (appended) for the ``with``
-    block; an exception leaving the block is written there with its traceback before it propagates."""
+    block; an exception leaving the block (but Ctrl-C or an exit status, whose lines say why) is written
+    there with its traceback before it propagates."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "a", buffering=1, encoding="utf-8") as log:
         saved = sys.stdout, sys.stderr
         sys.stdout, sys.stderr = _Tee(sys.stdout, log), _Tee(sys.stderr, log)
         try:
             yield
-        except (KeyboardInterrupt, SystemExit):  # Ctrl-C or an exit status: what was printed says why
-            raise
-        except BaseException:
+        except Exception:  # not Ctrl-C or an exit status: what was printed says why
             log.write(traceback.format_exc())
             raise
         finally:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from core.files import read_json, write_json
+from engine.history import scalars
 
 LOGGED_FILE = "wandb_runs.json"  # in the run folder: which (config hash, seed) went to which W&B run
 _SEED_KEY = re.compile(r"(^|/)seed(\d+)(?=/|$)")
@@ -43,11 +44,6 @@ def seed_runs(group: dict[str, str], config: dict[str, Any], seeds: Sequence[int
         runs.append(SeedRun(seed, f"{group['dataset']}/{group['method']}/seed{seed}", variant_name,
                             group["method"], seed_config))
     return runs
-
-
-def scalars(metrics: dict[str, Any]) -> dict[str, float]:
-    """The numeric (non-bool) entries of a metrics dict, as floats."""
-    return {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
 
 
 class NullLogger:

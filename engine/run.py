@@ -4,6 +4,7 @@ train (periodic evaluation, checkpoints, resume) -> final evaluation -> figures 
 from __future__ import annotations
 
 import math
+import statistics
 import time
 from pathlib import Path
 
@@ -13,8 +14,8 @@ from omegaconf import DictConfig, OmegaConf
 from engine.build import build_components, run_context
 from engine.extras import TrainingExtras
 from engine.figures import run_figures
-from engine.history import history_rows, write_history
-from engine.loggers import scalars, seed_runs
+from engine.history import history_rows, scalars, write_history
+from engine.loggers import seed_runs
 from core.errors import require
 from engine.lock import run_lock
 from engine.records import (config_hash, environment, failed_records, is_finished, load_results, results_path,
@@ -187,6 +188,5 @@ def mean_std(values: list[float]) -> str:
     values = [float(v) for v in values if math.isfinite(float(v))]
     if not values:
         return "nan"
-    mean = sum(values) / len(values)
-    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else 0.0
-    return f"{mean:.4g} ({std:.2g})"
+    std = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{statistics.fmean(values):.4g} ({std:.2g})"

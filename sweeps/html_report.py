@@ -16,7 +16,7 @@ from sweeps import html_page as hp
 from sweeps.board_layout import format_cell, label_columns, split_tables, table_metrics
 from sweeps.compare import Comparison, CompareRow, plot_index
 from sweeps.curve_bands import BAND_NOTE, CurveFigure
-from sweeps.paper_report import BUDGET, any_failed, meta_lines, notes, ours_text, paper_text, steps_text, test_line
+from sweeps.paper_report import any_failed, meta_lines, notes, ours_text, paper_text, steps_text, test_line
 from sweeps.records import Record
 from sweeps.table import MISSING, Row, format_mean_std
 

@@ -39,10 +39,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import shlex
-import signal
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -56,10 +53,10 @@ from engine.multirun import job_outcomes, summary_text
 from engine.preflight import CONFIG_DIR, PlannedJob, plan_jobs
 from engine.records import git_commit, is_finished, load_results
 from engine.trainer import CHECKPOINT_FILE
+from sweeps.launch import check_launcher, launch, launcher_overrides
 from sweeps.provenance import budget_text, fmt_seconds, job_seconds, machine_text, write_sweep_json
 
 ROOT = Path(__file__).resolve().parents[1]
-PLUGIN_LAUNCHERS = ("basic", "joblib", "submitit_local", "submitit_slurm")  # Hydra's own names
 
 
 @dataclass
@@ -169,7 +166,10 @@ def plan(spec: dict, args) -> tuple[list[Multirun], Path, Path, dict]:
     ``dataset_overrides`` and ``variants`` (per dataset) and ``method_overrides`` (per method). ``variants`` and,
     with ``replicas: false``, the seeds and, with ``gans``, the GAN families are axes of the product (``key=v1,v2``),
     so their runs get sub-folders."""
-    check_launcher(args.launcher)
+    try:
+        check_launcher(args.launcher)
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
     seeds = args.seeds or int(spec["seeds"])
     threads = args.threads or int(spec.get("threads", 1))
     default_budget = args.steps is None and seeds == int(spec["seeds"])
@@ -285,28 +285,6 @@ def remaining_sweep(multirun: Multirun) -> list[str] | None:
     return [*(f"{a}={','.join(left[a])}" for a in axes), *multirun.sweep[len(axes):]]
 
 
-def check_launcher(name: str) -> str:
-    """``name`` if it is a Hydra launcher (a plugin's or a file of conf/hydra/launcher/), else a clear exit."""
-    files = _options("hydra/launcher")
-    if name not in PLUGIN_LAUNCHERS and name not in files:
-        raise fail(f"unknown launcher '{name}'; available: {sorted(set(PLUGIN_LAUNCHERS) | set(files))}")
-    return name
-
-
-def launcher_overrides(args, threads: int, spec_jobs: int | None = None) -> tuple[list[str], int]:
-    """``hydra/launcher=...`` (and its worker count) for ``--launcher``; the number of jobs that run at once.
-
-    The parallel launcher's workers: ``--jobs``, else the spec's ``jobs`` (e.g. 1 for a table of GPU jobs), else CPU
-    cores / threads."""
-    name = check_launcher(args.launcher)
-    if name in ("parallel", "joblib"):
-        slots = args.jobs or spec_jobs or max(1, (os.cpu_count() or 1) // threads)
-        return [f"hydra/launcher={name}", f"hydra.launcher.n_jobs={slots}"], slots
-    if args.jobs:
-        raise fail(f"--jobs sets the workers of --launcher parallel, not of {name}")
-    return [f"hydra/launcher={name}"], 1 if name == "basic" else 0  # 0: as many as the scheduler allows
-
-
 def project(jobs: list[Job], slots: int, base_seconds: float) -> float:
     """Longest-first schedule of the given jobs on ``slots`` workers: projected wall seconds."""
     loads = [0.0] * max(1, slots)
@@ -318,31 +296,6 @@ def project(jobs: list[Job], slots: int, base_seconds: float) -> float:
 
 def _log(message: str) -> None:
     print(f"[{dt.datetime.now():%H:%M:%S}] {message}", flush=True)
-
-
-def launch(command: list[str], threads: int) -> tuple[int, bool]:
-    """Run the multirun command in its own session and wait: (its exit status, whether it was interrupted). The
-    first Ctrl-C or SIGTERM is passed on once to its whole process group (the launcher and its workers), whose jobs
-    checkpoint and stop; a second one kills them."""
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
-    process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
-    forwarded = []
-
-    def forward(signum, frame):
-        name = signal.Signals(signum).name
-        if forwarded:
-            os.killpg(process.pid, signal.SIGKILL)
-            return
-        forwarded.append(signum)
-        _log(f"{name}: asking the jobs to checkpoint and stop ({name} again to kill them)")
-        os.killpg(process.pid, signum)
-
-    previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        return process.wait(), bool(forwarded)
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
 
 
 def board_inputs(out: Path, jobs: list[Job]) -> list[str]:
@@ -357,7 +310,10 @@ def main(argv: list[str] | None = None) -> int:
     spec = load_spec(args.spec)
     multiruns, out, board, info = plan(spec, args)
     jobs = jobs_of(multiruns)
-    launcher, slots = launcher_overrides(args, info["threads"], info["jobs"])
+    try:
+        launcher, slots = launcher_overrides(args.launcher, args.jobs, info["threads"], info["jobs"])
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
     for job in jobs:
         job.status = job_state(job)
     own_board = not args.no_board and bool(spec.get("paper") or spec.get("board"))
@@ -396,7 +352,7 @@ def main(argv: list[str] | None = None) -> int:
     rc, interrupted = 0, False
     for command in commands:  # one multirun after another (a spec with per-dataset or per-method settings)
         _log("running: " + shlex.join(["python", *command[1:]]))
-        code, interrupted = launch(command, info["threads"])
+        code, interrupted = launch(command, ROOT, info["threads"], _log)
         rc = rc or code
         if interrupted:
             break

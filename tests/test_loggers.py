@@ -10,8 +10,8 @@ import pytest
 from wandb.proto import wandb_internal_pb2
 
 from conftest import QUICK, compose_run
-from engine.history import read_history
-from engine.loggers import LOGGED_FILE, NullLogger, scalars
+from engine.history import read_history, scalars
+from engine.loggers import LOGGED_FILE, NullLogger
 from engine.run import execute
 from gans.method import GANMethod
 from sweeps import wandb_log
