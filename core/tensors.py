@@ -1,4 +1,4 @@
-"""Small tensor conventions every layer shares: the image value range and evaluation mode."""
+"""Small tensor conventions every layer shares: the image value range, evaluation mode and frozen forwards."""
 from __future__ import annotations
 
 from contextlib import contextmanager
@@ -29,3 +29,9 @@ def eval_mode(*modules: nn.Module | None) -> Iterator[None]:
     finally:
         for m, mode in zip(present, modes):
             m.train(mode)
+
+
+def frozen_forward(module: nn.Module, *args):
+    """``module(*args)`` with its parameters detached: gradients reach the inputs but not the module."""
+    detached = {name: p.detach() for name, p in module.named_parameters()}
+    return torch.func.functional_call(module, detached, args)

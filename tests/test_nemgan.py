@@ -95,6 +95,37 @@ def test_latent_methods_run_on_the_offline_mnist(tmp_path, overrides):
         assert record["diagnostics"]["labelled"]["size"] == 20
 
 
+def _code_loss_gradients(trains_inverter: bool):
+    """Gradients of NEMGAN's code loss on one generated batch: (to the batch, to the inverter's parameters), and those
+    of its reconstruction term alone, for mode_loss_trains_inverter = ``trains_inverter``."""
+    from gans.latent_losses import reconstruction_loss
+    from gans.method import Batch
+
+    method, _ = build_method(["method=nemgan_s", *TOY_SUPERVISION,
+                              f"method.mode_loss_trains_inverter={str(trains_inverter).lower()}"], replicas=2)
+    codes = method.latent.sample_codes(16, torch.Generator().manual_seed(3))
+    fake = method.G(codes.z).detach().requires_grad_(True)
+    params = list(method.inverter.parameters())
+    def grad(loss, wrt):  # a parameter the loss does not reach has gradient 0
+        return [torch.zeros_like(w) if g is None else g
+                for w, g in zip(wrt, torch.autograd.grad(loss.sum(), wrt, allow_unused=True))]
+
+    grads = grad(method.code_loss(Batch(None, None, fake), codes), [fake, *params])
+    rec = method.reconstruction_weight * reconstruction_loss(method.inverter(fake).latent, codes.z,
+                                                             method.reconstruction_norm)
+    return grads[0], grads[1:], grad(rec, params)
+
+
+def test_the_mode_term_can_train_the_generator_alone():
+    """mode_loss_trains_inverter=false: the generated batch gets the whole code loss's gradient (as with true), the
+    inverter only its reconstruction term's; with true the inverter also gets the mode term's."""
+    fake_true, inv_true, rec_true = _code_loss_gradients(True)
+    fake_false, inv_false, rec_false = _code_loss_gradients(False)
+    assert torch.allclose(fake_true, fake_false, atol=1e-7) and fake_false.abs().sum() > 0
+    assert all(torch.allclose(g, r, atol=1e-7) for g, r in zip(inv_false, rec_false))
+    assert not all(torch.allclose(g, r, atol=1e-7) for g, r in zip(inv_true, rec_true))
+
+
 def test_learned_priors_are_checkpointed_per_replica():
     method, _ = build_method(["method=nemgan_p", *TOY_SUPERVISION, "method.prior_learning.start=0"], replicas=2)
     for step in range(5):
@@ -116,6 +147,7 @@ def test_learned_priors_are_checkpointed_per_replica():
     (["method=nemgan_s", "method.supervision.size=5"], "no sample of class"),
     (["method=nemgan_s", "+method.supervision.sise=5"], "unknown key"),
     (["method=infogan", "method.continuous_codes=40"], "raise gan.z_dim"),
+    (["method=nemgan_v", "method.mode_loss_trains_inverter=false"], "set method.supervision"),
 ])
 def test_impossible_settings_fail_before_training(overrides, words):
     cfg, _ = compose_run(QUICK + overrides)
