@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 def ceiling(dataset: str, draws: int, n: int = 10_000) -> dict[str, float]:
     """nb_modes (mean, min, max) and high-quality samples per minority mode of ``draws`` draws of ``n`` samples
-    from the true mixture ``dataset``."""
+    from the true mixture ``dataset`` (each sample's mode drawn from the mixture weights)."""
     from hydra import compose, initialize_config_dir
     from hydra.utils import instantiate
 
@@ -34,44 +34,46 @@ def ceiling(dataset: str, draws: int, n: int = 10_000) -> dict[str, float]:
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         spec = instantiate(compose("config", overrides=[f"dataset={dataset}"]).dataset)
     data = spec.load()
-    weights = np.asarray(spec.weights, dtype=float)
+    weights = np.asarray(spec.weights, dtype=float)  # float64 (the bundle stores float32)
     centers = data.centers.double().numpy()
-    std = float(np.ravel(spec.std)[0])
+    factors = np.linalg.cholesky(data.covariances.double().numpy())  # Σ_k = L_k L_kᵀ
     rule, rng = ModeCoverage(3.0, 50), np.random.default_rng(0)
     nb, minority = [], []
     for _ in range(draws):
         modes = rng.choice(len(weights), size=n, p=weights / weights.sum())
-        scores = rule(torch.from_numpy(centers[modes] + std * rng.standard_normal((n, centers.shape[1]))), data)
+        noise = np.einsum("nij,nj->ni", factors[modes], rng.standard_normal((n, centers.shape[1])))
+        scores = rule(torch.from_numpy(centers[modes] + noise), data)
         nb.append(scores["nb_modes"])
-        minority.append(np.mean([scores["mode_counts"][k] for k in spec.minority]))
+        minority.append(np.mean([scores["mode_counts"][k] for k in data.minority]))
     return {"nb_mean": float(np.mean(nb)), "nb_min": int(min(nb)), "nb_max": int(max(nb)),
-            "minority_expected": float(n * weights[list(spec.minority)].mean() / weights.sum()),
+            "minority_expected": float(n * weights[list(data.minority)].mean() / weights.sum()),
             "minority_hq": float(np.mean(minority))}
 
 
 def probe_run(run: Path, n: int) -> tuple[list[int], np.ndarray]:
-    """(minority modes, (replicas, M, 3) per latent mode: share within 3σ of its data mode, share in its cell,
-    median distance to its centre in σ) of the finished run folder ``run``."""
+    """(minority modes, (replicas, M, 3) per latent mode j: share within 3σ of data mode j (the mode-coverage rule,
+    as metrics/mode_classes.py), share in mode j's cell (nearest centre j), median Mahalanobis distance to centre j)
+    of the finished run folder ``run``."""
     from omegaconf import OmegaConf
 
     from core.files import load_torch
     from engine.build import build_method
+    from metrics.latent_base import sample_classes
+    from metrics.modes import nearest_modes, whitening_factors
 
     cfg = OmegaConf.load(run / ".hydra" / "config.yaml")
     replicas = int(cfg.trainer.replicas)
     method, data = build_method(cfg, replicas, seed=int(cfg.seed))
     method.load_state_dict(load_torch(run / "checkpoint.pt")["method"])
-    centers = data.centers.double()
-    sigma = float(data.covariances[0, 0, 0].sqrt())
+    centers, whiten = data.centers.double(), whitening_factors(data.covariances)
     out = np.zeros((replicas, method.latent.modes, 3))
     for r in range(replicas):
         model = method.latent_model(r)
         for j in range(model.modes):
             x = model.generate(torch.full((n,), j), torch.Generator().manual_seed(j)).double()
-            distance = (x - centers[j]).norm(dim=1) / sigma
-            cell = torch.cdist(x, centers).argmin(1) == j
-            out[r, j] = [float((cell & (distance <= 3)).double().mean()), float(cell.double().mean()),
-                         float(distance.median())]
+            distance = ((x - centers[j]) @ whiten[j].T).norm(dim=1)
+            out[r, j] = [float((sample_classes(x, data, None, 3.0) == j).mean()),
+                         float((nearest_modes(x, centers) == j).double().mean()), float(distance.median())]
     return list(data.minority), out
 
 

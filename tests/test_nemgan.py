@@ -106,6 +106,7 @@ def _code_loss_gradients(trains_inverter: bool):
     codes = method.latent.sample_codes(16, torch.Generator().manual_seed(3))
     fake = method.G(codes.z).detach().requires_grad_(True)
     params = list(method.inverter.parameters())
+
     def grad(loss, wrt):  # a parameter the loss does not reach has gradient 0
         return [torch.zeros_like(w) if g is None else g
                 for w, g in zip(wrt, torch.autograd.grad(loss.sum(), wrt, allow_unused=True))]
